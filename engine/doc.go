@@ -1,0 +1,9 @@
+// Package engine binds a loaded model description to a kernel backend and
+// a paged KV pool, and runs forward steps over it.
+//
+// Invariants:
+//   - The KV pool is sized once, at New, from the memory budget; it never
+//     grows. A budget that cannot hold one full context is an error.
+//   - One goroutine drives an Engine at a time (the scheduler, or a Runner
+//     for single-sequence commands); the model's scratch is not shared.
+package engine
