@@ -5,17 +5,19 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Value is one metadata value: a scalar, a string, or an array of values of
-// one element type (arrays may nest). The zero Value is an invalid value of
-// type Uint8 holding 0 and should not be written; build values with the
-// constructors below.
+// one element type (arrays may nest). The zero Value is invalid: every
+// accessor reports ok=false for it and the Writer rejects it. Build values
+// with the constructors below.
 //
 // Arrays of scalars and strings are held as typed Go slices ([]float32,
 // []string, ...) so a 128k-entry vocabulary costs one slice, not 128k
 // Values; arrays of arrays are held as []Value.
 type Value struct {
+	ok   bool // false only for the zero Value
 	typ  ValueType
 	elem ValueType // element type when typ == Array
 	bits uint64    // scalars: integer bits (sign-extended), float bits, or bool 0/1
@@ -26,25 +28,27 @@ type Value struct {
 
 // Scalar constructors.
 
-func Uint8Value(v uint8) Value     { return Value{typ: Uint8, bits: uint64(v)} }
-func Int8Value(v int8) Value       { return Value{typ: Int8, bits: uint64(int64(v))} }
-func Uint16Value(v uint16) Value   { return Value{typ: Uint16, bits: uint64(v)} }
-func Int16Value(v int16) Value     { return Value{typ: Int16, bits: uint64(int64(v))} }
-func Uint32Value(v uint32) Value   { return Value{typ: Uint32, bits: uint64(v)} }
-func Int32Value(v int32) Value     { return Value{typ: Int32, bits: uint64(int64(v))} }
-func Uint64Value(v uint64) Value   { return Value{typ: Uint64, bits: v} }
-func Int64Value(v int64) Value     { return Value{typ: Int64, bits: uint64(v)} }
-func Float32Value(v float32) Value { return Value{typ: Float32, bits: uint64(math.Float32bits(v))} }
-func Float64Value(v float64) Value { return Value{typ: Float64, bits: math.Float64bits(v)} }
-func StringValue(v string) Value   { return Value{typ: String, str: v} }
+func Uint8Value(v uint8) Value     { return scalar(Uint8, uint64(v)) }
+func Int8Value(v int8) Value       { return scalar(Int8, uint64(int64(v))) }
+func Uint16Value(v uint16) Value   { return scalar(Uint16, uint64(v)) }
+func Int16Value(v int16) Value     { return scalar(Int16, uint64(int64(v))) }
+func Uint32Value(v uint32) Value   { return scalar(Uint32, uint64(v)) }
+func Int32Value(v int32) Value     { return scalar(Int32, uint64(int64(v))) }
+func Uint64Value(v uint64) Value   { return scalar(Uint64, v) }
+func Int64Value(v int64) Value     { return scalar(Int64, uint64(v)) }
+func Float32Value(v float32) Value { return scalar(Float32, uint64(math.Float32bits(v))) }
+func Float64Value(v float64) Value { return scalar(Float64, math.Float64bits(v)) }
+func StringValue(v string) Value   { return Value{ok: true, typ: String, str: v} }
 
 // BoolValue builds a bool value (encoded as one byte, 0 or 1).
 func BoolValue(v bool) Value {
 	if v {
-		return Value{typ: Bool, bits: 1}
+		return scalar(Bool, 1)
 	}
-	return Value{typ: Bool}
+	return scalar(Bool, 0)
 }
+
+func scalar(t ValueType, bits uint64) Value { return Value{ok: true, typ: t, bits: bits} }
 
 // Array constructors copy their argument, so the caller may reuse it.
 
@@ -62,7 +66,7 @@ func BoolsValue(v []bool) Value       { return typedArray(Bool, v) }
 func StringsValue(v []string) Value   { return typedArray(String, v) }
 
 func typedArray[T any](elem ValueType, v []T) Value {
-	return Value{typ: Array, elem: elem, arr: append(make([]T, 0, len(v)), v...)}
+	return Value{ok: true, typ: Array, elem: elem, arr: append(make([]T, 0, len(v)), v...)}
 }
 
 // ArrayValue builds an array whose elements all have type elem; elem is
@@ -70,24 +74,24 @@ func typedArray[T any](elem ValueType, v []T) Value {
 // of another type make the Value invalid; the Writer reports that.
 func ArrayValue(elem ValueType, elems ...Value) Value {
 	if !elem.Known() {
-		return Value{typ: Array, elem: elem, err: fmt.Errorf("array element type %d is unknown", uint32(elem))}
+		return Value{ok: true, typ: Array, elem: elem, err: fmt.Errorf("array element type %d is unknown", uint32(elem))}
 	}
 	for i, e := range elems {
-		if e.typ != elem {
-			return Value{typ: Array, elem: elem, err: fmt.Errorf("array of %s: element %d has type %s", elem, i, e.typ)}
+		if !e.ok || e.typ != elem {
+			return Value{ok: true, typ: Array, elem: elem, err: fmt.Errorf("array of %s: element %d has type %s", elem, i, e.typ)}
 		}
 		if e.err != nil {
-			return Value{typ: Array, elem: elem, err: fmt.Errorf("array element %d: %w", i, e.err)}
+			return Value{ok: true, typ: Array, elem: elem, err: fmt.Errorf("array element %d: %w", i, e.err)}
 		}
 	}
 	if elem == Array {
-		return Value{typ: Array, elem: Array, arr: append([]Value{}, elems...)}
+		return Value{ok: true, typ: Array, elem: Array, arr: append([]Value{}, elems...)}
 	}
 	s := makeSlice(elem, len(elems))
 	for i, e := range elems {
 		setElem(s, i, e)
 	}
-	return Value{typ: Array, elem: elem, arr: s}
+	return Value{ok: true, typ: Array, elem: elem, arr: s}
 }
 
 // makeSlice returns a typed slice of n zero elements for a scalar or
@@ -153,6 +157,10 @@ func setElem(s any, i int, e Value) {
 		s[i] = e
 	}
 }
+
+// Valid reports whether v was built by a constructor or the parser (the
+// zero Value is not valid).
+func (v Value) Valid() bool { return v.ok }
 
 // Type is the value's type tag.
 func (v Value) Type() ValueType { return v.typ }
@@ -232,7 +240,7 @@ func (v Value) Index(i int) (Value, bool) {
 
 // AsUint returns an integer value that is non-negative.
 func (v Value) AsUint() (uint64, bool) {
-	if !v.typ.isInteger() || (v.typ.isSigned() && int64(v.bits) < 0) {
+	if !v.ok || !v.typ.isInteger() || (v.typ.isSigned() && int64(v.bits) < 0) {
 		return 0, false
 	}
 	return v.bits, true
@@ -240,7 +248,7 @@ func (v Value) AsUint() (uint64, bool) {
 
 // AsInt returns an integer value that fits int64.
 func (v Value) AsInt() (int64, bool) {
-	if !v.typ.isInteger() || (v.typ == Uint64 && v.bits > math.MaxInt64) {
+	if !v.ok || !v.typ.isInteger() || (v.typ == Uint64 && v.bits > math.MaxInt64) {
 		return 0, false
 	}
 	return int64(v.bits), true
@@ -249,6 +257,8 @@ func (v Value) AsInt() (int64, bool) {
 // AsFloat returns a float or integer value as float64.
 func (v Value) AsFloat() (float64, bool) {
 	switch {
+	case !v.ok:
+		return 0, false
 	case v.typ == Float32:
 		return float64(math.Float32frombits(uint32(v.bits))), true
 	case v.typ == Float64:
@@ -262,10 +272,10 @@ func (v Value) AsFloat() (float64, bool) {
 }
 
 // AsBool returns a bool value.
-func (v Value) AsBool() (bool, bool) { return v.bits != 0, v.typ == Bool }
+func (v Value) AsBool() (bool, bool) { return v.bits != 0, v.ok && v.typ == Bool }
 
 // AsString returns a string value.
-func (v Value) AsString() (string, bool) { return v.str, v.typ == String }
+func (v Value) AsString() (string, bool) { return v.str, v.ok && v.typ == String }
 
 // AsStrings returns an array of strings. The slice is shared with v (and
 // with the File it came from): do not modify it.
@@ -326,12 +336,18 @@ const (
 // quoted (long ones cut), arrays as "[type × n: e0, e1, ...]".
 func (v Value) String() string {
 	switch {
+	case !v.ok:
+		return "<invalid>"
 	case v.typ == String:
 		s := v.str
-		if len(s) > displayString {
-			return strconv.Quote(s[:displayString]) + fmt.Sprintf("…(%d bytes)", len(s))
+		if len(s) <= displayString {
+			return strconv.Quote(s)
 		}
-		return strconv.Quote(s)
+		cut := displayString
+		for cut > 0 && !utf8.RuneStart(s[cut]) { // do not split a character
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + fmt.Sprintf("…(%d bytes)", len(s))
 	case v.typ == Array:
 		var b strings.Builder
 		fmt.Fprintf(&b, "[%s × %d", v.elem, v.Len())
