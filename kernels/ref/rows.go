@@ -1,0 +1,85 @@
+package ref
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"spillway/kernels"
+	"spillway/kernels/quant"
+)
+
+// isFloat reports whether dt is a plain float type an op can write.
+func isFloat(dt kernels.DType) bool {
+	return dt == kernels.F32 || dt == kernels.F16 || dt == kernels.BF16
+}
+
+// checkOut panics unless t is a type an op can store results in.
+func checkOut(op, name string, t kernels.Tensor) {
+	if !isFloat(t.DType) {
+		shapePanic(op, "%s %v must be F32, F16 or BF16", name, t)
+	}
+}
+
+// readRow dequantizes row r of t (whose bytes are data) into dst (t.Cols,).
+func readRow(t kernels.Tensor, data []byte, r int, dst []float32) {
+	rb := t.RowBytes()
+	quant.DequantizeRow(t.DType, dst[:t.Cols], data[r*rb:(r+1)*rb])
+}
+
+// readRow64 is readRow widened to float64, which every op computes in.
+func readRow64(t kernels.Tensor, data []byte, r int, tmp []float32, dst []float64) {
+	readRow(t, data, r, tmp)
+	for i, v := range tmp[:t.Cols] {
+		dst[i] = float64(v)
+	}
+}
+
+// readAll dequantizes every row of t: (t.Rows, t.Cols) in float64.
+func readAll(t kernels.Tensor, data []byte) [][]float64 {
+	tmp := make([]float32, t.Cols)
+	out := make([][]float64, t.Rows)
+	for r := range out {
+		out[r] = make([]float64, t.Cols)
+		readRow64(t, data, r, tmp, out[r])
+	}
+	return out
+}
+
+// writeRow stores src (t.Cols,) into row r of a float tensor t.
+func writeRow(t kernels.Tensor, data []byte, r int, src []float64) {
+	for c, v := range src[:t.Cols] {
+		setElem(t, data, r, c, v)
+	}
+}
+
+// setElem stores v at (r, c) of a float tensor t. The value is rounded to
+// float32 first and then to t's type, as a float32 kernel would store it.
+func setElem(t kernels.Tensor, data []byte, r, c int, v float64) {
+	f := float32(v)
+	switch t.DType {
+	case kernels.F32:
+		binary.LittleEndian.PutUint32(data[(r*t.Cols+c)*4:], math.Float32bits(f))
+	case kernels.F16:
+		binary.LittleEndian.PutUint16(data[(r*t.Cols+c)*2:], quant.F32ToF16(f))
+	case kernels.BF16:
+		binary.LittleEndian.PutUint16(data[(r*t.Cols+c)*2:], quant.F32ToBF16(f))
+	default:
+		panic("ref: store into non-float tensor " + t.String())
+	}
+}
+
+// checkAlias panics when out overlaps input in, unless they are the very
+// same view and the op allows that (allowSame).
+func checkAlias(op, name string, out, in kernels.Tensor, allowSame bool) {
+	if out.Buf != in.Buf {
+		return
+	}
+	same := out.Off == in.Off && out.DType == in.DType && out.Rows == in.Rows && out.Cols == in.Cols
+	if same && allowSame {
+		return
+	}
+	if out.Off < in.Off+in.Bytes() && in.Off < out.Off+out.Bytes() {
+		panic(fmt.Sprintf("ref: %s: out %v at byte %d overlaps %s %v at byte %d", op, out, out.Off, name, in, in.Off))
+	}
+}
