@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"spillway/engine/model"
@@ -93,5 +94,6 @@ func kvSpec(m *model.Model, o Options) (kernels.KVSpec, error) {
 // Backend is the engine's backend.
 func (e *Engine) Backend() kernels.Backend { return e.be }
 
-// Close frees the backend's memory. The description stays open.
-func (e *Engine) Close() error { return e.be.Close() }
+// Close frees the backend's memory and the model file mappings; the engine
+// owns the description it was built from.
+func (e *Engine) Close() error { return errors.Join(e.be.Close(), e.Desc.Close()) }

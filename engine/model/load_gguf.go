@@ -83,6 +83,21 @@ func pieceOr(t *tokenizer.Tokenizer, id int32) string {
 	return t.Piece(id)
 }
 
+// GGUFConfig reads the hyperparameters from a GGUF file's metadata alone
+// (no tensors), for inspection of partial or vocabulary-only files.
+func GGUFConfig(f *gguf.File) (Config, error) {
+	c, err := ggufConfig(f)
+	if err != nil {
+		return c, err
+	}
+	if c.VocabSize == 0 {
+		if toks, ok := f.Strings("tokenizer.ggml.tokens"); ok {
+			c.VocabSize = len(toks)
+		}
+	}
+	return c, c.Validate()
+}
+
 func ggufConfig(f *gguf.File) (Config, error) {
 	arch := f.Architecture()
 	style, ok := archRoPE[arch]

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"spillway/engine"
+	"spillway/engine/model"
+)
+
+// engineFlags are the flags every command that runs a model shares.
+type engineFlags struct {
+	model     string
+	device    string
+	threads   int
+	maxTokens int
+}
+
+func (e *engineFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&e.model, "model", "", "GGUF file or Hugging Face model directory")
+	fs.StringVar(&e.device, "device", "auto", "compute backend: auto, cpu, ref (pure Go)")
+	fs.IntVar(&e.threads, "threads", 0, "CPU threads (0 = all cores)")
+	fs.IntVar(&e.maxTokens, "max-num-batched-tokens", 512, "tokens per forward step")
+}
+
+// open loads the model and binds it to the chosen backend.
+func (e *engineFlags) open() (*engine.Engine, error) {
+	if e.model == "" {
+		return nil, fmt.Errorf("--model is required")
+	}
+	d, err := model.Load(e.model)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(d, engine.Options{Backend: e.device, Threads: e.threads, MaxTokens: e.maxTokens})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return eng, nil
+}
