@@ -168,7 +168,7 @@ func printReport(w io.Writer, r *inspectReport) {
 		fmt.Fprintf(w, "not a runnable model: %s\n\n", r.ConfigError)
 	}
 	if t := r.Tokenizer; t != nil {
-		fmt.Fprintf(w, "tokenizer: %s\n", t)
+		fmt.Fprintf(w, "tokenizer:\n%s\n", t.String())
 	} else if r.TokenizerError != "" {
 		fmt.Fprintf(w, "tokenizer: none (%s)\n", r.TokenizerError)
 	}
