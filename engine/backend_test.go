@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"os"
+	"path/filepath"
+	"testing"
 
 	"spillway/engine"
 )
@@ -13,4 +15,14 @@ func testBackend() string {
 		return b
 	}
 	return engine.ChooseBackend("auto")
+}
+
+func osMkdirTemp() (string, error) { return os.MkdirTemp("", "spillway-engine-test-") }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tinyPath != "" {
+		os.RemoveAll(filepath.Dir(tinyPath))
+	}
+	os.Exit(code)
 }

@@ -13,6 +13,8 @@ type counters struct {
 	generated   int64
 	prompt      int64
 	steps       int64
+	stepTime    time.Duration
+	execTime    time.Duration
 	byReason    map[FinishReason]int64
 	// EWMA of tokens computed per second, for the queue-wait estimate.
 	tokPerSec float64
@@ -54,6 +56,8 @@ func (s *Scheduler) publish() {
 		PromptTokens:       s.ctr.prompt,
 		GenerationTokens:   s.ctr.generated,
 		Steps:              s.ctr.steps,
+		StepSeconds:        s.ctr.stepTime.Seconds(),
+		ExecSeconds:        s.ctr.execTime.Seconds(),
 		EstQueueWait:       s.estimateWait(),
 		Updated:            s.o.Now(),
 	}

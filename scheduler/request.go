@@ -67,6 +67,8 @@ type Snapshot struct {
 	PromptTokens       int64 // prompt tokens computed
 	GenerationTokens   int64 // tokens generated
 	Steps              int64
+	StepSeconds        float64 // wall time inside Step, cumulative
+	ExecSeconds        float64 // of which inside the executor (the forward pass)
 	EstQueueWait       float64 // seconds a new request would wait, from measured rates
 	Updated            time.Time
 }

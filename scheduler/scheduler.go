@@ -179,11 +179,7 @@ func (s *Scheduler) enqueue(rq *request) {
 
 func (s *Scheduler) newSeq(rq *request, choice int, tokens []int32, salt uint64) *seqState {
 	s.nextSeq++
-	p := rq.r.Sampling
-	if p.Seed != nil && choice > 0 { // seeded choices must still differ
-		v := *p.Seed + uint64(choice)
-		p.Seed = &v
-	}
+	p := rq.r.Sampling.ForChoice(choice) // seeded choices must still differ
 	st := &seqState{
 		seq:     batching.NewSequence(s.nextSeq, tokens, salt, nil),
 		req:     rq,

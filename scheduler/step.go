@@ -5,6 +5,8 @@ package scheduler
 // ones under the token budget, execute, and process the sampled tokens.
 // Exported so tests can drive the scheduler without Run's goroutine.
 func (s *Scheduler) Step() {
+	start := s.o.Now()
+	defer func() { s.ctr.stepTime += s.o.Now().Sub(start) }()
 	s.admitSubmissions()
 	s.reapCancelled()
 	s.batch.Reset()
@@ -22,7 +24,9 @@ func (s *Scheduler) Step() {
 	}
 	logits := s.logits[:need]
 	err := s.exec.Execute(s.batch, logits)
-	s.ctr.observeStep(s.batch, s.o.Now().Sub(t0))
+	execTime := s.o.Now().Sub(t0)
+	s.ctr.execTime += execTime
+	s.ctr.observeStep(s.batch, execTime)
 	if err != nil {
 		s.failBatch(err)
 		s.publish()

@@ -1,0 +1,171 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"spillway/batching"
+	"spillway/bench/synth"
+	"spillway/engine"
+	"spillway/engine/sample"
+	"spillway/internal/testenv"
+	"spillway/scheduler"
+)
+
+// benchModel is SPILLWAY_BENCH_MODEL, or a synthetic TinyLlama-1.1B Q4_0
+// written once to models/ (about 600 MiB, 30 s).
+func benchModel(b *testing.B) string {
+	if p := os.Getenv("SPILLWAY_BENCH_MODEL"); p != "" {
+		return p
+	}
+	path := filepath.Join(testenv.RepoRoot(), "models", "tinyllama-1.1b-q4_0.gguf")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	m, _ := synth.ParseMix("q4_0")
+	if err := synth.WriteFile(path, synth.Options{Preset: synth.Presets["tinyllama-1.1b"], Mix: m, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// schedRun drives a scheduler step by step until its requests end and
+// returns the time spent and the final snapshot.
+func schedRun(b *testing.B, e *engine.Engine, reqs []*scheduler.Request, caching bool) (time.Duration, scheduler.Snapshot) {
+	s, err := scheduler.New(e, vocab{e.Desc.Tokenizer}, scheduler.Options{
+		MaxNumSeqs: 64, MaxNumBatchedTokens: e.Model.MaxTokens(), ContextLen: e.Model.Cfg.ContextLen,
+		Blocks: batching.Config{NumBlocks: e.KV.Spec.NumBlocks, BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var chans []<-chan scheduler.Event
+	for _, r := range reqs {
+		ch, err := s.Submit(context.Background(), r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	t0 := time.Now()
+	open := len(chans)
+	for open > 0 {
+		s.Step()
+		open = 0
+		for _, ch := range chans {
+		drain:
+			for {
+				select {
+				case _, ok := <-ch:
+					if !ok {
+						break drain
+					}
+				default:
+					open++
+					break drain
+				}
+			}
+		}
+	}
+	d := time.Since(t0)
+	s.Step() // publish the last step's timings
+	return d, s.Snapshot()
+}
+
+func decodeReqs(n, prompt, gen int, seed uint64) []*scheduler.Request {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var out []*scheduler.Request
+	for i := 0; i < n; i++ {
+		p := sample.Defaults()
+		p.Temperature = 0
+		out = append(out, &scheduler.Request{Prompt: randTokens(r, prompt), Sampling: p, MaxTokens: gen, IgnoreEOS: true})
+	}
+	return out
+}
+
+// BenchmarkDecodeThroughput: aggregate decode tokens/s of 1, 4, 16 and 64
+// concurrent sequences (TinyLlama-1.1B Q4_0 by default), and the share of
+// step time spent outside the forward pass (scheduling overhead).
+// Run: go test -run XXX -bench DecodeThroughput -benchtime 1x ./engine/
+func BenchmarkDecodeThroughput(b *testing.B) {
+	e := openEngine(b, benchModel(b), 512)
+	defer e.Close()
+	for _, n := range []int{1, 4, 16, 64} {
+		b.Run(fmt.Sprintf("seqs=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				const prompt, gen = 16, 32
+				d, snap := schedRun(b, e, decodeReqs(n, prompt, gen, uint64(i)), true)
+				tok := float64(n * gen)
+				b.ReportMetric(tok/d.Seconds(), "tok/s")
+				b.ReportMetric(100*(1-snap.ExecSeconds/snap.StepSeconds), "sched-overhead-%")
+				b.ReportMetric(float64(snap.Steps), "steps")
+			}
+		})
+	}
+}
+
+// BenchmarkPrefixCacheTTFT: time to first token of a request whose first
+// 1,000 tokens are cached by an earlier request, against the same request
+// with caching off.
+// Run: go test -run XXX -bench PrefixCacheTTFT -benchtime 1x ./engine/
+func BenchmarkPrefixCacheTTFT(b *testing.B) {
+	e := openEngine(b, benchModel(b), 512)
+	defer e.Close()
+	r := rand.New(rand.NewPCG(7, 7))
+	prefix := randTokens(r, 1000)
+	mk := func(tail int) *scheduler.Request {
+		p := sample.Defaults()
+		p.Temperature = 0
+		return &scheduler.Request{Prompt: append(append([]int32{1}, prefix...), randTokens(r, tail)...), Sampling: p, MaxTokens: 1}
+	}
+	for _, caching := range []bool{false, true} {
+		b.Run(fmt.Sprintf("caching=%v", caching), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				s0 := time.Now()
+				_, first := schedRunKeep(b, e, caching, mk(20), mk(30))
+				b.ReportMetric(first.Seconds()*1000, "second-ttft-ms")
+				b.ReportMetric(float64(time.Since(s0).Milliseconds()), "total-ms")
+			}
+		})
+	}
+}
+
+// schedRunKeep runs two requests one after the other on one scheduler (so
+// the second may hit the first's cached prefix) and returns both TTFTs.
+func schedRunKeep(b *testing.B, e *engine.Engine, caching bool, a, c *scheduler.Request) (time.Duration, time.Duration) {
+	s, err := scheduler.New(e, vocab{e.Desc.Tokenizer}, scheduler.Options{
+		MaxNumSeqs: 4, MaxNumBatchedTokens: e.Model.MaxTokens(), ContextLen: e.Model.Cfg.ContextLen,
+		Blocks: batching.Config{NumBlocks: e.KV.Spec.NumBlocks, BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ttft := func(r *scheduler.Request) time.Duration {
+		ch, err := s.Submit(context.Background(), r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		var first time.Duration
+		for {
+			s.Step()
+			select {
+			case ev, ok := <-ch:
+				if first == 0 && ok {
+					first = time.Since(t0)
+				}
+				if !ok || ev.Stats != nil {
+					return first
+				}
+			default:
+			}
+		}
+	}
+	return ttft(a), ttft(c)
+}
