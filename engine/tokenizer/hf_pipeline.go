@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"golang.org/x/text/unicode/norm"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,6 +140,14 @@ func (p *hfPipeline) addNormalizer(raw json.RawMessage, depth int) error {
 		p.norm = append(p.norm, step)
 	case "Lowercase":
 		p.norm = append(p.norm, strings.ToLower)
+	case "NFC": // Qwen2's tokenizer.json
+		p.norm = append(p.norm, norm.NFC.String)
+	case "NFKC":
+		p.norm = append(p.norm, norm.NFKC.String)
+	case "NFD":
+		p.norm = append(p.norm, norm.NFD.String)
+	case "NFKD":
+		p.norm = append(p.norm, norm.NFKD.String)
 	case "Strip":
 		left, right := c.StripLeft == nil || *c.StripLeft, c.StripRight == nil || *c.StripRight
 		p.norm = append(p.norm, func(s string) string {

@@ -257,7 +257,7 @@ func TestFromHFErrors(t *testing.T) {
 	}{
 		{"not JSON", []byte("{"), "unexpected end"},
 		{"unigram", base(func(m map[string]any) { model(m)["type"] = "Unigram" }), `"Unigram" is not supported`},
-		{"NFC", base(func(m map[string]any) { m["normalizer"] = map[string]any{"type": "NFC"} }), `normalizer "NFC" is not supported`},
+		{"NFKC_CF", base(func(m map[string]any) { m["normalizer"] = map[string]any{"type": "NFKC_CF"} }), `normalizer "NFKC_CF" is not supported`},
 		{"pre-tokenizer", base(func(m map[string]any) { m["pre_tokenizer"] = map[string]any{"type": "Punctuation"} }), `"Punctuation" is not supported`},
 		{"bad merges", base(func(m map[string]any) { model(m)["merges"] = []string{"a b c"} }), "two tokens"},
 		{"id range", base(func(m map[string]any) { model(m)["vocab"].(map[string]any)["z"] = -4 }), "outside"},
@@ -380,5 +380,29 @@ func TestHFAddedTokenOptions(t *testing.T) {
 	}
 	if got := tok.Encode("cats", EncodeOptions{}); slices.Contains(got, cat) {
 		t.Errorf("single_word token matched inside a word: %v", got)
+	}
+}
+
+// TestUnicodeNormalizers: Qwen2's tokenizer.json normalizes to NFC, so a
+// decomposed "é" tokenizes like the composed one.
+func TestUnicodeNormalizers(t *testing.T) {
+	cases := []struct{ typ, in, want string }{
+		{"NFC", "e\u0301", "\u00e9"},
+		{"NFD", "\u00e9", "e\u0301"},
+		{"NFKC", "\ufb01", "fi"},
+		{"NFKD", "\u00b2", "2"},
+	}
+	for _, c := range cases {
+		p := &hfPipeline{}
+		if err := p.addNormalizer(json.RawMessage(`{"type":"`+c.typ+`"}`), 0); err != nil {
+			t.Fatalf("%s: %v", c.typ, err)
+		}
+		got := c.in
+		for _, step := range p.norm {
+			got = step(got)
+		}
+		if got != c.want {
+			t.Errorf("%s(%q) = %q, want %q", c.typ, c.in, got, c.want)
+		}
 	}
 }
