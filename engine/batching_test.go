@@ -88,6 +88,9 @@ func soloGreedy(t testing.TB, e *engine.Engine, prompt []int32, n int) []int32 {
 // many sharing long prefixes, give token for token what each gives alone —
 // with prefix caching on and off, and with a pool small enough to preempt.
 func TestBatchedEqualsSolo(t *testing.T) {
+	if testing.Short() && testBackend() == "ref" {
+		t.Skip("skipping: minutes on the pure-Go reference backend in -short mode")
+	}
 	path := tinyModel(t)
 	solo := openEngine(t, path, 0)
 	defer solo.Close()

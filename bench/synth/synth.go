@@ -32,7 +32,8 @@ type tensorPlan struct {
 	dt         kernels.DType
 	std        float64
 	norm       bool
-	values     []float32 // fixed values (rope_freqs) instead of random ones
+	values     []float32    // fixed values (rope_freqs) instead of random ones
+	quiet      map[int]bool // rows written as zeros (see Vocab.Quiet)
 }
 
 // smallTensor is the size up to which every value is drawn independently;
@@ -55,6 +56,11 @@ func Write(w io.Writer, o Options) error {
 	}
 	p.Vocab = o.Vocab.Tokens
 	plans := plan(p, o.Mix)
+	for i := range plans {
+		if plans[i].name == "output.weight" || (p.Tied && plans[i].name == "token_embd.weight") {
+			plans[i].quiet = o.Vocab.Quiet
+		}
+	}
 	gw := gguf.NewWriter()
 	for _, kv := range metadata(p, o) {
 		gw.Add(kv.Key, kv.Value)
@@ -171,9 +177,12 @@ func (g *generator) tensor(w io.Writer, t tensorPlan) (int64, error) {
 		row := make([]float32, t.cols)
 		buf := make([]byte, rb)
 		for r := 0; r < t.rows; r++ {
-			if t.values != nil {
+			switch {
+			case t.values != nil:
 				copy(row, t.values)
-			} else {
+			case t.quiet[r]:
+				clear(row)
+			default:
 				g.fill(row, t)
 			}
 			quant.QuantizeRow(t.dt, buf, row)
@@ -186,9 +195,14 @@ func (g *generator) tensor(w io.Writer, t tensorPlan) (int64, error) {
 	pool := g.pool(t.dt, t.std)
 	bb, nb := t.dt.BlockBytes(), t.cols/t.dt.BlockSize()
 	poolBlocks := len(pool) / bb
+	zero := make([]byte, rb) // all-zero bytes are zero in every block format
 	for r := 0; r < t.rows; r++ {
 		o := g.rng.IntN(poolBlocks - nb + 1)
-		if _, err := w.Write(pool[o*bb : (o+nb)*bb]); err != nil {
+		src := pool[o*bb : (o+nb)*bb]
+		if t.quiet[r] {
+			src = zero
+		}
+		if _, err := w.Write(src); err != nil {
 			return 0, err
 		}
 	}

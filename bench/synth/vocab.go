@@ -21,6 +21,20 @@ go came right used take three once upon lily tom dog cat ball park play happy bi
 type Vocab struct {
 	KV     []gguf.KV // every tokenizer.* key
 	Tokens int
+	// Quiet are the control and unknown tokens: their output rows are
+	// zero, so a random model rarely ends a reply at once with an EOS.
+	Quiet map[int]bool
+}
+
+// quietTokens picks the control (3) and unknown (2) ids of a token_type array.
+func quietTokens(types []int32) map[int]bool {
+	q := map[int]bool{}
+	for i, t := range types {
+		if t == 2 || t == 3 {
+			q[i] = true
+		}
+	}
+	return q
 }
 
 // SyntheticSPM builds a SentencePiece-style ("llama") vocabulary of n
@@ -74,7 +88,7 @@ func SyntheticSPM(n int) (Vocab, error) {
 		{Key: "tokenizer.ggml.add_bos_token", Value: gguf.BoolValue(true)},
 		{Key: "tokenizer.ggml.add_eos_token", Value: gguf.BoolValue(false)},
 	}
-	return Vocab{KV: kv, Tokens: n}, nil
+	return Vocab{KV: kv, Tokens: n, Quiet: quietTokens(types)}, nil
 }
 
 // VocabFrom copies every tokenizer.* key of a GGUF file (a model or a
@@ -96,5 +110,8 @@ func VocabFrom(path string) (Vocab, error) {
 		return Vocab{}, fmt.Errorf("%s has no tokenizer.ggml.tokens", path)
 	}
 	v.Tokens = len(toks)
+	if types, ok := f.Int32s("tokenizer.ggml.token_type"); ok {
+		v.Quiet = quietTokens(types)
+	}
 	return v, nil
 }
