@@ -2,4 +2,7 @@
 
 package engine_test
 
-import _ "spillway/kernels/cpu"
+import (
+	_ "spillway/kernels/cpu"
+	_ "spillway/kernels/cuda"
+)

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"spillway/engine/model"
 	"spillway/kernels"
@@ -10,7 +12,8 @@ import (
 
 // Options configure an engine.
 type Options struct {
-	Backend       string        // registered backend name, or "auto"
+	Backend       string        // "auto", "cpu", "ref", "cuda" or "cuda:N"
+	ActDType      kernels.DType // activations on GPU backends: F16 or BF16; 0 = backend default
 	Threads       int           // CPU threads; 0 = all cores
 	MaxTokens     int           // tokens per forward step (max-num-batched-tokens)
 	BlockSize     int           // KV block size in tokens; 0 = 16
@@ -26,18 +29,68 @@ type Engine struct {
 	be    kernels.Backend
 }
 
-// ChooseBackend picks the fastest registered backend for "auto": cpu when
-// built with cgo, else the pure-Go reference.
+// ChooseBackend names the backend "auto" starts with: the fastest one
+// registered (cuda, then cpu, then the pure-Go ref). openBackend falls
+// back along that order when a backend cannot run here (no GPU).
 func ChooseBackend(name string) string {
 	if name != "" && name != "auto" {
 		return name
 	}
+	return autoOrder()[0]
+}
+
+func autoOrder() []string {
+	have := map[string]bool{}
 	for _, n := range kernels.Names() {
-		if n == "cpu" {
-			return n
+		have[n] = true
+	}
+	var order []string
+	for _, n := range []string{"cuda", "cpu", "ref"} {
+		if have[n] {
+			order = append(order, n)
 		}
 	}
-	return "ref"
+	return append(order, "ref")
+}
+
+// openBackend builds the named backend; "cuda:N" picks device N, and
+// "auto" takes the first of cuda, cpu, ref that starts.
+func openBackend(o Options) (kernels.Backend, error) {
+	ko := kernels.Options{Threads: o.Threads, ActDType: o.ActDType}
+	name := o.Backend
+	if dev, ok := strings.CutPrefix(name, "cuda:"); ok {
+		n, err := strconv.Atoi(dev)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("engine: bad device %q (want cuda:N)", name)
+		}
+		name, ko.Device = "cuda", n
+	}
+	if name != "" && name != "auto" {
+		return kernels.New(name, ko)
+	}
+	var errs []error
+	for _, n := range autoOrder() {
+		be, err := kernels.New(n, ko)
+		if err == nil {
+			return be, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", n, err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+// ParseActDType maps --dtype (auto, f16, float16, bf16, bfloat16) to the
+// activation type GPU backends use.
+func ParseActDType(s string) (kernels.DType, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return 0, nil
+	case "f16", "fp16", "float16", "half":
+		return kernels.F16, nil
+	case "bf16", "bfloat16":
+		return kernels.BF16, nil
+	}
+	return 0, fmt.Errorf("unknown --dtype %q (want auto, float16 or bfloat16)", s)
 }
 
 // New binds a loaded description to a backend and sizes the KV pool.
@@ -51,7 +104,7 @@ func New(d *model.Description, o Options) (*Engine, error) {
 	if o.KVDType == 0 {
 		o.KVDType = kernels.F16
 	}
-	be, err := kernels.New(ChooseBackend(o.Backend), kernels.Options{Threads: o.Threads})
+	be, err := openBackend(o)
 	if err != nil {
 		return nil, err
 	}

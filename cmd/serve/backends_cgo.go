@@ -2,4 +2,7 @@
 
 package main
 
-import _ "spillway/kernels/cpu"
+import (
+	_ "spillway/kernels/cpu"
+	_ "spillway/kernels/cuda"
+)

@@ -12,13 +12,15 @@ import (
 type engineFlags struct {
 	model     string
 	device    string
+	dtype     string
 	threads   int
 	maxTokens int
 }
 
 func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.model, "model", "", "GGUF file or Hugging Face model directory")
-	fs.StringVar(&e.device, "device", "auto", "compute backend: auto, cpu, ref (pure Go)")
+	fs.StringVar(&e.device, "device", "auto", "compute backend: auto, cpu, ref (pure Go), cuda or cuda:N")
+	fs.StringVar(&e.dtype, "dtype", "auto", "activation type on GPU backends: auto, float16, bfloat16")
 	fs.IntVar(&e.threads, "threads", 0, "CPU threads (0 = all cores)")
 	fs.IntVar(&e.maxTokens, "max-num-batched-tokens", 512, "tokens per forward step")
 }
@@ -28,11 +30,15 @@ func (e *engineFlags) open() (*engine.Engine, error) {
 	if e.model == "" {
 		return nil, fmt.Errorf("--model is required")
 	}
+	act, err := engine.ParseActDType(e.dtype)
+	if err != nil {
+		return nil, err
+	}
 	d, err := model.Load(e.model)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(d, engine.Options{Backend: e.device, Threads: e.threads, MaxTokens: e.maxTokens})
+	eng, err := engine.New(d, engine.Options{Backend: e.device, ActDType: act, Threads: e.threads, MaxTokens: e.maxTokens})
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -1,0 +1,161 @@
+// attention.cu: paged attention over a mix of prefill chunks and decodes.
+//   out (T, H·hd) = softmax(q kᵀ·scale + mask) v
+// Semantics are AttnBatch's: query row r of sequence s sits at position
+// rowpos[r] and sees keys [max(0, p − window + 1), p] (window 0: all),
+// position p of s living in cache slot tables[s·W + p/bs]·bs + p%bs; query
+// head h reads kv head h / (H / KV).
+//
+// Work split: a block takes one tile (up to qr consecutive query rows of one
+// sequence, from tiles (ntiles, 4) = {seq, row0, nrows, 0}), one kv head g,
+// a chunk of hc of its query heads (blockIdx.y = g·nhc + chunk) and one
+// split of the key positions (blockIdx.z; split z covers [z·split_len,
+// (z+1)·split_len)). Its qr·hc ≤ 16 (row, head) units share every K/V tile
+// it loads into shared memory; warp w owns units w, w+4, w+8, w+12 and runs
+// an online softmax for each (base-2: q is prescaled by scale·log2 e).
+// With one split the block writes out directly; with several, it writes
+// unnormalised partials that sw_attn_combine merges.
+#include <math_constants.h>
+
+#include "common.cuh"
+
+#define AT_KT 32    // keys per shared-memory tile
+#define AT_UPW 4    // units per warp
+#define AT_DPL 8    // head-dim elements per lane: hd ≤ 256
+#define AT_WARPS 4
+
+// Shared memory (dynamic): q (16, hd), k (KT, hd+1), v (KT, hd), floats.
+KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, const void *vc,
+		    int cdt, const int4 *tiles, const int *rowpos, const int *tables, int W, int bs,
+		    int H, int KV, int hd, int hc, float scale, int window, int split_len,
+		    float *part, float2 *pml) {
+	extern __shared__ float sh[];
+	int4 tile = tiles[blockIdx.x];
+	int seq = tile.x, row0 = tile.y, nrows = tile.z;
+	int G = H / KV, nhc = (G + hc - 1) / hc;
+	int g = blockIdx.y / nhc, h0 = g * G + (blockIdx.y % nhc) * hc;
+	int hcur = min(hc, g * G + G - h0), units = nrows * hcur;
+	int nsplit = gridDim.z, z = blockIdx.z;
+	float *qs = sh, *ks = qs + 16 * hd, *vs = ks + AT_KT * (hd + 1);
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	const float sl2 = scale * 1.4426950408889634f;
+
+	for (int i = threadIdx.x; i < units * hd; i += blockDim.x) {
+		int u = i / hd, d = i - u * hd;
+		long long r = row0 + u / hcur, h = h0 + u % hcur;
+		qs[i] = ld(q, qdt, r * H * hd + h * hd + d) * sl2;
+	}
+	int pfirst = rowpos[row0], plast = rowpos[row0 + nrows - 1];
+	int kbeg = window > 0 ? max(0, pfirst - window + 1) : 0, kend = plast + 1;
+	kbeg = max(kbeg, z * split_len);
+	if ((long long)(z + 1) * split_len < kend)
+		kend = (z + 1) * split_len;
+
+	float m[AT_UPW], l[AT_UPW], acc[AT_UPW][AT_DPL];
+#pragma unroll
+	for (int i = 0; i < AT_UPW; i++) {
+		m[i] = -CUDART_INF_F, l[i] = 0.0f;
+#pragma unroll
+		for (int j = 0; j < AT_DPL; j++)
+			acc[i][j] = 0.0f;
+	}
+	long long kvw = (long long)KV * hd;
+	const int *table = tables + (long long)seq * W;
+	for (int k0 = kbeg; k0 < kend; k0 += AT_KT) {
+		__syncthreads(); // q is written, or the previous tile is consumed
+		for (int i = threadIdx.x; i < AT_KT * hd; i += blockDim.x) {
+			int j = i / hd, d = i - j * hd, p = k0 + j;
+			float kv = 0.0f, vv = 0.0f;
+			if (p < kend) {
+				long long slot = (long long)table[p / bs] * bs + p % bs;
+				kv = ld(kc, cdt, slot * kvw + (long long)g * hd + d);
+				vv = ld(vc, cdt, slot * kvw + (long long)g * hd + d);
+			}
+			ks[j * (hd + 1) + d] = kv;
+			vs[j * hd + d] = vv;
+		}
+		__syncthreads();
+		int p = k0 + lane; // this lane's key
+#pragma unroll
+		for (int i = 0; i < AT_UPW; i++) {
+			int u = warp + AT_WARPS * i;
+			if (u >= units)
+				break;
+			int pq = rowpos[row0 + u / hcur];
+			int lo = window > 0 ? pq - window + 1 : 0;
+			float s = -CUDART_INF_F;
+			if (p < kend && p <= pq && p >= lo) {
+				const float *qu = qs + u * hd, *kr = ks + lane * (hd + 1);
+				s = 0.0f;
+				for (int d = 0; d < hd; d++)
+					s = fmaf(qu[d], kr[d], s);
+			}
+			float mn = fmaxf(m[i], warp_max(s));
+			if (mn == -CUDART_INF_F)
+				continue; // nothing visible yet
+			float pr = exp2f(s - mn), corr = exp2f(m[i] - mn);
+			l[i] = l[i] * corr + warp_sum(pr);
+			m[i] = mn;
+#pragma unroll
+			for (int j = 0; j < AT_DPL; j++)
+				acc[i][j] *= corr;
+			for (int jk = 0; jk < AT_KT; jk++) {
+				float pj = __shfl_sync(0xffffffffu, pr, jk);
+				const float *vr = vs + jk * hd;
+#pragma unroll
+				for (int j = 0; j < AT_DPL; j++) {
+					int d = lane + 32 * j;
+					if (d < hd)
+						acc[i][j] = fmaf(pj, vr[d], acc[i][j]);
+				}
+			}
+		}
+	}
+#pragma unroll
+	for (int i = 0; i < AT_UPW; i++) {
+		int u = warp + AT_WARPS * i;
+		if (u >= units)
+			break;
+		long long r = row0 + u / hcur, h = h0 + u % hcur;
+		if (nsplit == 1) {
+			float inv = 1.0f / l[i];
+#pragma unroll
+			for (int j = 0; j < AT_DPL; j++) {
+				int d = lane + 32 * j;
+				if (d < hd)
+					st(out, odt, r * H * hd + h * hd + d, acc[i][j] * inv);
+			}
+		} else {
+			long long pi = (r * H + h) * nsplit + z;
+#pragma unroll
+			for (int j = 0; j < AT_DPL; j++) {
+				int d = lane + 32 * j;
+				if (d < hd)
+					part[pi * hd + d] = acc[i][j];
+			}
+			if (lane == 0)
+				pml[pi] = make_float2(m[i], l[i]);
+		}
+	}
+}
+
+// Merges the nsplit partials of every (row, head): grid T·H, block ≥ 32.
+// part (T, H, nsplit, hd) unnormalised sums, pml (T, H, nsplit) = (max, sum)
+// in base 2; a split that saw no key has max −inf and adds nothing.
+KERNEL void sw_attn_combine(void *out, int odt, const float *part, const float2 *pml, int hd,
+			    int nsplit) {
+	long long rh = blockIdx.x;
+	const float2 *ml = pml + rh * nsplit;
+	float mx = -CUDART_INF_F;
+	for (int z = 0; z < nsplit; z++)
+		mx = fmaxf(mx, ml[z].x);
+	float L = 0.0f;
+	for (int z = 0; z < nsplit; z++)
+		L += ml[z].y * exp2f(ml[z].x - mx);
+	for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+		float o = 0.0f;
+		for (int z = 0; z < nsplit; z++)
+			if (ml[z].y > 0.0f)
+				o += part[(rh * nsplit + z) * hd + d] * exp2f(ml[z].x - mx);
+		st(out, odt, rh * hd + d, o / L);
+	}
+}

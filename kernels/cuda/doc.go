@@ -1,0 +1,31 @@
+// Package cuda is the CUDA backend, registered as "cuda": the kernels of
+// kernels/cuda/*.cu, compiled by nvcc into one fatbin (`make cuda`, SASS for
+// sm_80/86/89/90 plus PTX) that the binary embeds, driven through a thin cgo
+// shim over the CUDA driver API.
+//
+// Invariants:
+//   - No link-time CUDA dependency: shim.c dlopens libcuda.so.1 at run time
+//     and fills a table of function pointers with our own declarations. A
+//     binary built here starts anywhere; the factory returns an error, never
+//     panics or exits, when the driver ("no CUDA driver"), a device ("no
+//     CUDA device") or the kernels ("built without kernels: run make cuda")
+//     are missing. `import "C"` and C types stay in driver.go and
+//     hostcheck.go.
+//   - Weights are copied to the device once (FromHost); activations are F16
+//     (default) or BF16 (Options.ActDType); every kernel accumulates in FP32,
+//     and norms, softmax and logits are computed in FP32.
+//   - Every op is queued on one stream and returns at once. The host waits
+//     only in Download, Sync, Close, and (rarely) when the pinned staging
+//     area for op metadata wraps onto copies still in flight. Device errors
+//     are kept and returned by the next Sync.
+//   - Shape errors, foreign tensors and out-of-range ids or slots panic
+//     with "cuda: Op: ..." before anything is queued, as in kernels/ref.
+//   - Each fast path has its slow reference: kernels/ref through the
+//     conformance suite on a GPU, and the block decoders of quant.cuh,
+//     compiled for the host, against kernels/quant here.
+//   - A decode step can be recorded once per batch-size bucket and replayed
+//     as a CUDA graph (GraphCapturer); the contract is on that interface.
+//   - Scratch buffers only grow; a replaced one is kept until Close, since
+//     a recorded graph may still use it.
+//   - A Backend is used by one goroutine at a time.
+package cuda

@@ -1,0 +1,36 @@
+//go:build cgo
+
+package cuda
+
+/*
+#include <stdint.h>
+void hq_deq32(int dt, const uint8_t *row, int p, float *y);
+float hq_dot32(int dt, const uint8_t *row, int p, const int8_t *qx, float dx, float s0, float s1);
+float hq_f16(uint16_t h);
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"spillway/kernels"
+)
+
+// The host build of quant.cuh, for tests: what the kernels compute for one
+// piece (32 elements) of a row of a block type.
+
+// hostDeq32 decodes piece p of row.
+func hostDeq32(dt kernels.DType, row []byte, p int) (y [32]float32) {
+	C.hq_deq32(C.int(dt), (*C.uint8_t)(unsafe.Pointer(&row[0])), C.int(p), (*C.float)(unsafe.Pointer(&y[0])))
+	return y
+}
+
+// hostDot32 is the kernels' 8-bit dot product of piece p of row with
+// activations dx·qx whose half sums are s0 and s1.
+func hostDot32(dt kernels.DType, row []byte, p int, qx *[32]int8, dx, s0, s1 float32) float32 {
+	return float32(C.hq_dot32(C.int(dt), (*C.uint8_t)(unsafe.Pointer(&row[0])), C.int(p),
+		(*C.int8_t)(unsafe.Pointer(&qx[0])), C.float(dx), C.float(s0), C.float(s1)))
+}
+
+// hostF16 is quant.cuh's host conversion of an F16 bit pattern.
+func hostF16(h uint16) float32 { return float32(C.hq_f16(C.uint16_t(h))) }

@@ -1,0 +1,94 @@
+//go:build cgo
+
+package cuda
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"spillway/kernels"
+	"spillway/kernels/quant"
+)
+
+var blockTypes = []kernels.DType{
+	kernels.Q4_0, kernels.Q4_1, kernels.Q5_0, kernels.Q5_1, kernels.Q8_0,
+	kernels.Q2_K, kernels.Q3_K, kernels.Q4_K, kernels.Q5_K, kernels.Q6_K,
+}
+
+// hostRow returns a quantized row of k elements of dt and its values as
+// kernels/quant decodes them.
+func hostRow(rng *rand.Rand, dt kernels.DType, k int) ([]byte, []float32) {
+	src := make([]float32, k) // (k,)
+	for i := range src {
+		src[i] = float32(rng.NormFloat64() * math.Ldexp(1, i/32%5-2))
+	}
+	row := make([]byte, dt.RowBytes(k))
+	quant.QuantizeRow(dt, row, src)
+	want := make([]float32, k)
+	quant.DequantizeRow(dt, want, row)
+	return row, want
+}
+
+// TestHostDeq32 holds the kernels' block decoders (quant.cuh, built for
+// the host) to kernels/quant, piece by piece, within Embed's tolerance
+// (the kernels may fuse a·level + b into one rounding).
+func TestHostDeq32(t *testing.T) {
+	for _, dt := range blockTypes {
+		t.Run(dt.String(), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(dt), 1))
+			k := 3 * max(dt.BlockSize(), 256)
+			row, want := hostRow(rng, dt, k)
+			for p := 0; p < k/32; p++ {
+				got := hostDeq32(dt, row, p)
+				for j, g := range got {
+					w := want[32*p+j]
+					if d := math.Abs(float64(g - w)); d > 2e-6+1e-6*math.Abs(float64(w)) {
+						t.Fatalf("piece %d element %d: got %g, want %g", p, j, g, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestHostDot32 checks the dp4a dot product of every format against the
+// float64 dot of the decoded weights with activations that are exactly
+// dx·qx, so that the only error allowed is float32 summation.
+func TestHostDot32(t *testing.T) {
+	for _, dt := range blockTypes {
+		t.Run(dt.String(), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(dt), 2))
+			k := 2 * max(dt.BlockSize(), 256)
+			row, w := hostRow(rng, dt, k)
+			for p := 0; p < k/32; p++ {
+				var qx [32]int8
+				dx := float32(0.01 + rng.Float64()/10)
+				var s [2]float64
+				want, abs := 0.0, 0.0
+				for j := range qx {
+					qx[j] = int8(rng.IntN(255) - 127)
+					x := float64(dx * float32(qx[j]))
+					s[j/16] += x
+					want += float64(w[32*p+j]) * x
+					abs += math.Abs(float64(w[32*p+j]) * x)
+				}
+				got := hostDot32(dt, row, p, &qx, dx, float32(s[0]), float32(s[1]))
+				if d := math.Abs(float64(got) - want); d > 2e-6*abs+1e-6 {
+					t.Fatalf("piece %d: got %g, want %g (|err| %.3g, Σ|wx| %.3g)", p, got, want, d, abs)
+				}
+			}
+		})
+	}
+}
+
+// TestHostF16 compares quant.cuh's host F16 conversion, which the host
+// check relies on, with kernels/quant for every bit pattern.
+func TestHostF16(t *testing.T) {
+	for h := 0; h < 1<<16; h++ {
+		got, want := hostF16(uint16(h)), quant.F16ToF32(uint16(h))
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("F16 %#04x: got %g, want %g", h, got, want)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+// matmul_q.cu: decode-sized products with block-quantized weights.
+//   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8
+// x arrives quantized by sw_quant_q8 (qx int8 (T, k), ds float4 (T, k/32)).
+// One warp per weight row: lane l decodes pieces l, l+32, ... of the row
+// once and takes the dp4a dot product with every token's 32 activations,
+// so the weights are read once for all T tokens; FP32 accumulation, one
+// warp reduction per token at the end.
+#include "common.cuh"
+
+template <int DT, int NT>
+static __device__ __forceinline__ void gemv_q(void *out, int odt, const int8_t *qx,
+					      const float4 *ds, const uint8_t *w, int n, int k,
+					      int T) {
+	int lane = threadIdx.x & 31;
+	int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+	if (row >= n)
+		return;
+	const uint8_t *wr = w + row * row_bytes(DT, k);
+	int np = k >> 5;
+	float acc[NT];
+#pragma unroll
+	for (int t = 0; t < NT; t++)
+		acc[t] = 0.0f;
+	for (int p = lane; p < np; p += 32) {
+		uint32_t v[8];
+		float a[2], b[2];
+		q_unpack(DT, wr, p, v, a, b);
+#pragma unroll
+		for (int t = 0; t < NT; t++) {
+			if (t < T) {
+				const int4 *xp = (const int4 *)(qx + (long long)t * k) + 2 * p;
+				int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+				int32_t xv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+				float4 s = __ldg(ds + (long long)t * np + p);
+				acc[t] += q_dot32(v, a, b, xv, s.x, s.y, s.z);
+			}
+		}
+	}
+#pragma unroll
+	for (int t = 0; t < NT; t++) {
+		float r = warp_sum(acc[t]);
+		if (lane == 0 && t < T)
+			st(out, odt, (long long)t * n + row, r);
+	}
+}
+
+#define GEMV_Q(name, DT, NT)                                                                       \
+	KERNEL void sw_gemv_##name##_##NT(void *out, int odt, const int8_t *qx, const float4 *ds,  \
+					  const uint8_t *w, int n, int k, int T) {                 \
+		gemv_q<DT, NT>(out, odt, qx, ds, w, n, k, T);                                      \
+	}
+#define GEMV_Q_ALL(name, DT) GEMV_Q(name, DT, 1) GEMV_Q(name, DT, 2) GEMV_Q(name, DT, 4) GEMV_Q(name, DT, 8)
+
+GEMV_Q_ALL(q4_0, QT_Q4_0)
+GEMV_Q_ALL(q4_1, QT_Q4_1)
+GEMV_Q_ALL(q5_0, QT_Q5_0)
+GEMV_Q_ALL(q5_1, QT_Q5_1)
+GEMV_Q_ALL(q8_0, QT_Q8_0)
+GEMV_Q_ALL(q2_k, QT_Q2_K)
+GEMV_Q_ALL(q3_k, QT_Q3_K)
+GEMV_Q_ALL(q4_k, QT_Q4_K)
+GEMV_Q_ALL(q5_k, QT_Q5_K)
+GEMV_Q_ALL(q6_k, QT_Q6_K)
