@@ -35,22 +35,49 @@ test-go:
 # The pure-Go build (no C compiler) must keep working.
 test-nocgo:
 	CGO_ENABLED=0 $(GO) build ./...
-	CGO_ENABLED=0 $(GO) test -count=1 ./engine/... ./kernels/ref/...
+	CGO_ENABLED=0 $(GO) test -short -count=1 ./engine/... ./kernels/ref/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Kernel micro-benchmarks; each reports GB/s or GFLOP/s against the
+# machine's limits. BENCHTIME=2x for a quick pass.
+bench-kernels: BENCHTIME ?= 1s
 bench-kernels: deps
-	$(GO) test -run XXX -bench . -benchtime 2x ./kernels/...
+	$(GO) test -run XXX -bench . -benchtime $(BENCHTIME) ./kernels/...
 
+# The serving benchmark (≤ 10 minutes on 2 cores): makes a synthetic
+# TinyLlama once, starts bin/spillway serve on a free loopback port, sweeps
+# concurrency 1, 4, 16, 64 and writes bench/results/ (JSON report, PNG/SVG
+# plots, server log). BASELINE_URL=http://host:port sweeps that server too
+# and prints the ratios; SERVER_ARGS passes flags to serve (e.g.
+# SERVER_ARGS=--static-batching); BENCH_ARGS adds flags to the sweep.
+bench: BENCH_MODEL ?= models/tinyllama-1.1b-q4_0.gguf
+bench: BENCH_PRESET ?= tinyllama-1.1b
+bench: BENCH_TYPE ?= q4_0
 bench: build
-	@echo "make bench: the serving benchmark arrives with the bench package; running kernel benchmarks" >&2
-	$(MAKE) bench-kernels
+	@test -f $(BENCH_MODEL) || ./$(BIN) mkmodel --preset $(BENCH_PRESET) --type $(BENCH_TYPE) -o $(BENCH_MODEL)
+	./$(BIN) bench sweep --server-bin ./$(BIN) --model-path $(BENCH_MODEL) --server-args "$(SERVER_ARGS)" \
+	  --concurrency 1,4,16,64 --waves 1 --min-prompts 4 --input-len 32 --output-len 16 \
+	  --max-duration 60s --drain 45s --out bench/results \
+	  $(if $(BASELINE_URL),--baseline-url $(BASELINE_URL)) $(BENCH_ARGS)
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./engine/gguf/
 
 clean:
 	rm -rf bin build
+
+# CUDA kernels (needs nvcc and cmake: scripts/install-nvcc.sh). The fatbin
+# lands in kernels/cuda/fatbin/, which the Go build embeds; `make build`
+# never needs nvcc. CUDA_ARCHS="90a" builds for one GPU only (scripts/gpu-check.sh).
+.PHONY: cuda
+CUDA_ARCHS ?= 80;86;89;90
+CUDA_PTX   ?= 90
+CUDA_WERROR ?= ON
+cuda:
+	cmake -S . -B build/cuda -DSPILLWAY_CUDA_ARCHS="$(CUDA_ARCHS)" -DSPILLWAY_CUDA_PTX="$(CUDA_PTX)" -DSPILLWAY_CUDA_WERROR=$(CUDA_WERROR)
+	cmake --build build/cuda
+	cp build/cuda/spillway.fatbin kernels/cuda/fatbin/spillway.fatbin
