@@ -1,6 +1,6 @@
 // Package api is Spillway's OpenAI-compatible HTTP surface on fasthttp:
 // /v1/chat/completions, /v1/completions, /v1/models, /tokenize,
-// /detokenize, /health and /metrics, with Bearer-key tenants, per-tenant
+// /detokenize, /health, /metrics and /admin/federation, with Bearer-key tenants, per-tenant
 // rate limits, server-sent event streams and Prometheus metrics under
 // vLLM's names.
 //
@@ -22,6 +22,14 @@
 //   - A stream that started ends with "data: [DONE]"; if the generation
 //     failed or was aborted, an error event comes first. Streams are never
 //     silently truncated.
+//   - With a federation (Config.Federation), chat completions of routed
+//     models are validated as for local service, then routed; models
+//     without a route, and every request when there is no federation,
+//     are served exactly as before. A spilled response is committed only
+//     on its first upstream chunk, so a failure before it is an ordinary
+//     error status (or falls back to the local engine); after it, the
+//     stream ends with an error event and [DONE]. A tenant over its spill
+//     budget is served locally or refused with 429, never spilled.
 //   - The prompt is tokenized once, with exactly one BOS when the model
 //     wants one, whether or not the chat template prints it.
 package api

@@ -76,7 +76,7 @@ func (c *commonFields) generation(m *Model, wantLogprobs bool, top int) (generat
 
 // chatCompletions is POST /v1/chat/completions.
 func (s *Server) chatCompletions(rc *fasthttp.RequestCtx, t *tenantState) error {
-	rc.Response.Header.Set("X-Spillway-Route", "local")
+	rc.Response.Header.Set(routeHeader, "local")
 	if err := t.admitRequest(); err != nil {
 		return err
 	}
@@ -84,39 +84,51 @@ func (s *Server) chatCompletions(rc *fasthttp.RequestCtx, t *tenantState) error 
 	if err := readJSON(rc, &req); err != nil {
 		return err
 	}
+	if s.federates(req.Model) {
+		return s.chatFederated(rc, t, &req)
+	}
 	m, err := s.lookup(req.Model)
 	if err != nil {
 		return err
 	}
+	j, err := s.chatJob(t, m, &req)
+	if err != nil {
+		return err
+	}
+	return s.run(rc, j)
+}
+
+// chatJob validates a chat request for local model m and builds its job.
+func (s *Server) chatJob(t *tenantState, m *Model, req *chatRequest) (*job, error) {
 	want, top := req.Logprobs != nil && *req.Logprobs, 0
 	if req.TopLogprobs != nil {
 		top = *req.TopLogprobs
 	}
 	g, err := req.generation(m, want, top)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	msgs, err := chatMessages(req.Messages)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	prompt, err := chatPrompt(m, msgs, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	maxTok, err := req.maxNewTokens(len(prompt), m.ContextLen, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	j := s.newJob(kindChat, "chatcmpl-", m, t, &req.commonFields, g)
 	j.logprobs = want
 	j.reqs = []*scheduler.Request{s.schedRequest(&req.commonFields, m, j.id, prompt, g.p, maxTok, g.n, g.stops, g.stopIDs, t)}
-	return s.run(rc, j)
+	return j, nil
 }
 
 // completions is POST /v1/completions.
 func (s *Server) completions(rc *fasthttp.RequestCtx, t *tenantState) error {
-	rc.Response.Header.Set("X-Spillway-Route", "local")
+	rc.Response.Header.Set(routeHeader, "local")
 	if err := t.admitRequest(); err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ type job struct {
 	stream      bool
 	usage       bool // stream_options.include_usage
 	logprobs    bool
+	route       string // "local" when a federation routes the model: responses say so; "" otherwise
 }
 
 // choices is the number of choices across all prompts.
@@ -78,6 +79,9 @@ func (s *Server) run(rc *fasthttp.RequestCtx, j *job) error {
 	}
 	if err != nil {
 		return err
+	}
+	if j.route != "" {
+		body = withRoute(body, j.route)
 	}
 	s.writeJSON(rc, body)
 	return nil

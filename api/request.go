@@ -44,6 +44,7 @@ type chatRequest struct {
 	Messages    []chatMessage `json:"messages"`
 	Logprobs    *bool         `json:"logprobs"`
 	TopLogprobs *int          `json:"top_logprobs"`
+	Route       string        `json:"route"` // local, remote or auto; read only when a federation routes the model
 }
 
 // completionRequest is POST /v1/completions.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"spillway/federation"
 )
 
 // Config bounds and configures a Server. Zero values take the defaults
@@ -29,7 +31,11 @@ type Config struct {
 	ForceStreamUsage bool          // every stream ends with a usage chunk, as if include_usage were set
 	Fingerprint      string        // system_fingerprint; "" = derived from the build
 	Logger           *slog.Logger  // nil = slog.Default()
-	Now              func() time.Time
+	// Federation spills what the local engines cannot take to external
+	// providers (chat completions of the models it routes); nil = no
+	// spilling: a saturated model answers 503.
+	Federation *federation.Spiller
+	Now        func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +74,7 @@ type Server struct {
 	fs      *fasthttp.Server
 	auth    *authenticator
 	metrics *metrics
+	fed     *fed // nil without a federation
 
 	mu      sync.RWMutex
 	models  map[string]*Model
@@ -90,6 +97,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, auth: auth, metrics: newMetrics(),
 		models: map[string]*Model{}, loading: map[string]bool{}, failed: map[string]string{},
+	}
+	if cfg.Federation != nil {
+		if err := s.metrics.reg.Register(cfg.Federation.Collector()); err != nil {
+			return nil, fmt.Errorf("api: registering the federation's metrics: %w", err)
+		}
+		s.fed = newFed(cfg.Federation)
 	}
 	s.base, s.abort = context.WithCancel(context.Background())
 	if !auth.enabled() {
@@ -192,6 +205,8 @@ func (s *Server) routes(path string) (route, bool) {
 		return route{"GET", false, s.health}, true
 	case "/metrics":
 		return route{"GET", false, s.serveMetrics}, true
+	case "/admin/federation":
+		return route{"GET", true, s.adminFederation}, true
 	}
 	if len(path) > len("/v1/models/") && path[:len("/v1/models/")] == "/v1/models/" {
 		return route{"GET", true, s.getModel}, true

@@ -69,6 +69,9 @@ func newSSE(w *bufio.Writer, conn net.Conn, timeout time.Duration, j *job) *sse 
 	head = append(head, `,"system_fingerprint":`...)
 	head = appendJSON(head, j.fingerprint)
 	head = append(head, `,"choices":[`...)
+	if j.route != "" {
+		head = withRoute(head, j.route)
+	}
 	tail := []byte("]}")
 	if j.usage {
 		tail = []byte(`],"usage":null}`)

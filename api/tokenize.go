@@ -105,12 +105,18 @@ func (s *Server) listModels(rc *fasthttp.RequestCtx, _ *tenantState) error {
 	for _, m := range s.modelList() {
 		list.Data = append(list.Data, card(m))
 	}
+	list.Data = append(list.Data, s.remoteCards()...)
 	return s.sendJSON(rc, list)
 }
 
 // getModel is GET /v1/models/{id}.
 func (s *Server) getModel(rc *fasthttp.RequestCtx, _ *tenantState) error {
 	name := string(rc.Path()[len("/v1/models/"):])
+	for _, c := range s.remoteCards() {
+		if c.ID == name {
+			return s.sendJSON(rc, c)
+		}
+	}
 	m, err := s.lookup(name)
 	if err != nil || name == "" {
 		return notFound(fmt.Sprintf("The model '%s' does not exist or you do not have access to it.", name), "model_not_found")

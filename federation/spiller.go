@@ -51,6 +51,10 @@ type Call struct {
 	Tenant   string
 	Decision Decision
 	Req      *ChatRequest
+	// Attempt, when set, is called with the provider's name before each
+	// attempt, on the goroutine that then calls Stream's emit: a caller
+	// learns which provider the chunks it relays come from.
+	Attempt func(provider string)
 }
 
 // New validates cfg and builds the federation.
@@ -221,6 +225,9 @@ func (s *Spiller) tryProvider(ctx context.Context, call Call, ps *provState, rec
 		}
 		rec.Attempts++
 		rec.Provider, rec.UpstreamModel = name, ps.cfg.upstreamModel(call.Req.Model)
+		if call.Attempt != nil {
+			call.Attempt(name)
+		}
 		err = fn(ctx, ps)
 		release()
 		c := classify(err)

@@ -20,12 +20,13 @@ func init() {
 	register("bench", "serving benchmark: load generator (serve), sweeps, compare, plot", runBench)
 }
 
-const benchUsage = `usage: spillway bench <serve|sweep|compare|plot> [flags]
+const benchUsage = `usage: spillway bench <serve|sweep|compare|plot|model> [flags]
 
   serve    load an OpenAI-compatible server at --url and report TTFT, TPOT, ITL, E2E, throughput
   sweep    start bin/spillway serve (or use --url), run each concurrency level, plot, compare with $BASELINE_URL
   compare  A.json B.json: two reports side by side with ratios B/A
   plot     write PNG/SVG latency-vs-throughput plots of reports (one series each)
+  model    raw forward speed of a model file, llama-bench style (pp512, tg128)
 
 Run 'spillway bench <sub> -h' for its flags.`
 
@@ -39,6 +40,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	sub := map[string]func([]string, io.Writer, io.Writer) error{
 		"serve": benchServe, "sweep": benchSweep, "compare": benchCompare, "plot": benchPlot,
+		"model": benchModel,
 	}[args[0]]
 	if sub == nil {
 		fmt.Fprintf(stderr, "spillway bench: unknown subcommand %q\n\n%s\n", args[0], benchUsage)

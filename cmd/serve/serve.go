@@ -18,6 +18,7 @@ import (
 	"spillway/api"
 	"spillway/engine"
 	"spillway/engine/model"
+	"spillway/federation"
 )
 
 func init() {
@@ -35,6 +36,7 @@ type serveConfig struct {
 	readTimeout, writeTimeout, idleTimeout   time.Duration
 	requestTimeout, shutdownTimeout          time.Duration
 	forceUsage                               bool
+	federationPath                           string
 	global                                   modelSettings
 
 	models  []modelSpec
@@ -67,6 +69,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.requestTimeout, "request-timeout", 10*time.Minute, "a generation is aborted after this long (0 = never)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, time for in-flight requests to finish")
 	fs.BoolVar(&c.forceUsage, "enable-force-include-usage", false, "end every stream with a usage chunk, as if stream_options.include_usage were set")
+	fs.StringVar(&c.federationPath, "federation", "", "YAML file of spill providers, routes and budgets (see api/README.md); none = no spilling")
 	c.global = defaultModelSettings()
 	c.global.register(fs)
 }
@@ -224,10 +227,14 @@ func startServe(ctx context.Context, c *serveConfig, stderr io.Writer) (*serveAp
 	if err != nil {
 		return nil, err
 	}
+	sp, err := loadFederation(c.federationPath)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := api.New(api.Config{
 		Tenants: c.tenants, MaxBodyBytes: int(c.maxBody), MaxHeaderBytes: int(c.maxHeader),
 		ReadTimeout: c.readTimeout, WriteTimeout: c.writeTimeout, IdleTimeout: c.idleTimeout,
-		RequestTimeout: c.requestTimeout, ForceStreamUsage: c.forceUsage, Logger: log,
+		RequestTimeout: c.requestTimeout, ForceStreamUsage: c.forceUsage, Logger: log, Federation: sp,
 	})
 	if err != nil {
 		return nil, err
@@ -245,6 +252,26 @@ func startServe(ctx context.Context, c *serveConfig, stderr io.Writer) (*serveAp
 	log.Info("listening", "addr", ln.Addr().String(), "models", names)
 	go a.loadAll(ctx)
 	return a, nil
+}
+
+// loadFederation reads --federation; "" means none (nil).
+func loadFederation(path string) (*federation.Spiller, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--federation: %w", err)
+	}
+	cfg, err := federation.LoadConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("--federation %s: %w", path, err)
+	}
+	sp, err := federation.New(cfg, federation.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("--federation %s: %w", path, err)
+	}
+	return sp, nil
 }
 
 // Addr is the address the server listens on.
