@@ -1,0 +1,128 @@
+//go:build cgo
+
+package cpu
+
+import (
+	"fmt"
+	"unsafe"
+
+	"spillway/kernels"
+)
+
+// weightTypes are the types MatMul accepts for w.
+var weightTypes = map[kernels.DType]bool{
+	kernels.F32: true, kernels.F16: true, kernels.BF16: true,
+	kernels.Q4_0: true, kernels.Q4_1: true, kernels.Q5_0: true, kernels.Q5_1: true, kernels.Q8_0: true,
+	kernels.Q2_K: true, kernels.Q3_K: true, kernels.Q4_K: true, kernels.Q5_K: true, kernels.Q6_K: true,
+}
+
+func isFloat(dt kernels.DType) bool {
+	return dt == kernels.F32 || dt == kernels.F16 || dt == kernels.BF16
+}
+
+// checkView returns t's buffer when t is a live cpu tensor whose view lies
+// inside it.
+func checkView(t kernels.Tensor) (*buffer, error) {
+	buf, ok := t.Buf.(*buffer)
+	if !ok || buf == nil {
+		return nil, fmt.Errorf("tensor %v is not a cpu tensor (buffer %T)", t, t.Buf)
+	}
+	if buf.freed {
+		return nil, fmt.Errorf("tensor %v was freed by Close", t)
+	}
+	if !t.DType.Known() || t.Rows < 0 || t.Cols < 0 || t.Cols%t.DType.BlockSize() != 0 {
+		return nil, fmt.Errorf("tensor %v has an invalid shape", t)
+	}
+	if t.Off < 0 || t.Off > buf.n || t.Bytes() > buf.n-t.Off {
+		return nil, fmt.Errorf("view %v at offset %d overruns its %d-byte buffer", t, t.Off, buf.n)
+	}
+	return buf, nil
+}
+
+// mustView resolves t for an op; a bad tensor is a programming error.
+func mustView(op, name string, t kernels.Tensor) view {
+	buf, err := checkView(t)
+	if err != nil {
+		panic(fmt.Sprintf("cpu: %s: %s: %v", op, name, err))
+	}
+	return view{p: unsafe.Add(buf.p, t.Off), dt: t.DType, rows: t.Rows, cols: t.Cols}
+}
+
+// shapePanic panics with a message naming the op and the offending shapes.
+func shapePanic(op, format string, args ...any) {
+	panic(fmt.Sprintf("cpu: %s: shape mismatch: %s", op, fmt.Sprintf(format, args...)))
+}
+
+// checkFloat panics unless t has a float type an op can read or write.
+func checkFloat(op, name string, t kernels.Tensor) {
+	if !isFloat(t.DType) {
+		shapePanic(op, "%s %v must be F32, F16 or BF16", name, t)
+	}
+}
+
+// checkAlias panics when out overlaps the input in, unless they are the
+// very same view and the op allows that (allowSame): the kernels read an
+// element before they write it only within one row.
+func checkAlias(op, name string, out, in kernels.Tensor, allowSame bool) {
+	if out.Buf != in.Buf {
+		return
+	}
+	same := out.Off == in.Off && out.DType == in.DType && out.Rows == in.Rows && out.Cols == in.Cols
+	if same && allowSame {
+		return
+	}
+	if out.Off < in.Off+in.Bytes() && in.Off < out.Off+out.Bytes() {
+		shapePanic(op, "out %v at byte %d overlaps %s %v at byte %d", out, out.Off, name, in, in.Off)
+	}
+}
+
+// cacheLayer returns layer's K and V, panicking when they do not exist or
+// disagree with the spec.
+func cacheLayer(op string, c *kernels.KVCache, layer int) (k, v kernels.Tensor) {
+	if c == nil || layer < 0 || layer >= len(c.K) || layer >= len(c.V) {
+		panic(fmt.Sprintf("cpu: %s: layer %d outside the KV cache", op, layer))
+	}
+	k, v = c.K[layer], c.V[layer]
+	s := c.Spec
+	w := s.NumKVHeads * s.HeadDim
+	if k.Rows != s.Slots() || k.Cols != w || v.Rows != s.Slots() || v.Cols != w || !isFloat(k.DType) || k.DType != v.DType {
+		shapePanic(op, "cache layer %d has K %v and V %v, spec says %s(%d, %d)", layer, k, v, s.DType, s.Slots(), w)
+	}
+	return k, v
+}
+
+// checkRoPE panics unless x, pos and p describe a rotation RoPE can do.
+func checkRoPE(op string, x kernels.Tensor, pos []int32, p kernels.RoPEParams) {
+	if len(pos) != x.Rows {
+		shapePanic(op, "x %v but %d positions", x, len(pos))
+	}
+	if p.HeadDim <= 0 || x.Cols%p.HeadDim != 0 {
+		shapePanic(op, "x %v is not a whole number of heads of %d", x, p.HeadDim)
+	}
+	if p.NDims <= 0 || p.NDims%2 != 0 || p.NDims > p.HeadDim {
+		shapePanic(op, "NDims %d must be even and in (0, HeadDim %d]", p.NDims, p.HeadDim)
+	}
+	if p.Style != kernels.RoPENorm && p.Style != kernels.RoPENeoX {
+		shapePanic(op, "unknown style %d", p.Style)
+	}
+	if p.FreqFactors != nil && len(p.FreqFactors) != p.NDims/2 {
+		shapePanic(op, "%d freq factors for NDims %d (want NDims/2)", len(p.FreqFactors), p.NDims)
+	}
+}
+
+// checkAttention panics unless out, q, the cache and the batch agree.
+func checkAttention(op string, out, q kernels.Tensor, c *kernels.KVCache, ab *kernels.AttnBatch) {
+	if ab == nil {
+		panic("cpu: " + op + ": nil batch")
+	}
+	w := ab.NumHeads * ab.HeadDim
+	if ab.NumHeads <= 0 || ab.HeadDim <= 0 || q.Cols != w || out.Cols != w || out.Rows != q.Rows {
+		shapePanic(op, "out %v, q %v for %d heads of %d", out, q, ab.NumHeads, ab.HeadDim)
+	}
+	if ab.HeadDim != c.Spec.HeadDim || ab.NumKVHeads != c.Spec.NumKVHeads {
+		shapePanic(op, "batch has %d kv heads of %d, cache %d of %d", ab.NumKVHeads, ab.HeadDim, c.Spec.NumKVHeads, c.Spec.HeadDim)
+	}
+	if err := ab.Validate(q.Rows, c); err != nil {
+		panic(fmt.Sprintf("cpu: %s: %v", op, err))
+	}
+}

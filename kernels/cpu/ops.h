@@ -1,0 +1,45 @@
+// Op entry points called from the cgo bridge. Tensors arrive as raw
+// pointers with their type and shape; the Go side has already checked
+// shapes, bounds and aliasing. Every op returns 0, or -1 when scratch
+// memory could not be allocated (the Go side makes that a sticky error).
+#ifndef SW_OPS_H
+#define SW_OPS_H
+
+#include "sw.h"
+
+typedef struct {
+	uint8_t *data;
+	int type, rows, cols;
+} sw_tensor;
+
+sw_ctx *sw_ctx_new(int isa, int nthreads);
+void sw_ctx_free(sw_ctx *c);
+
+int sw_op_embed(sw_ctx *c, sw_tensor out, sw_tensor table, const int32_t *ids, int T);
+int sw_op_rmsnorm(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, float eps);
+int sw_op_add(sw_ctx *c, sw_tensor out, sw_tensor a, sw_tensor b);
+int sw_op_silumul(sw_ctx *c, sw_tensor out, sw_tensor gate, sw_tensor up);
+int sw_op_storekv(sw_ctx *c, sw_tensor kc, sw_tensor vc, sw_tensor k, sw_tensor v, const int32_t *slots);
+int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w);
+
+typedef struct {
+	int head_dim, ndims, neox;
+	float base, freq_scale;
+	const float *freq_factors; // (ndims/2,) or NULL
+} sw_rope;
+int sw_op_rope(sw_ctx *c, sw_tensor x, const int32_t *pos, sw_rope p);
+
+typedef struct {
+	const int32_t *qstart;  // (nseq+1,)
+	const int32_t *ctxlen;  // (nseq,)
+	const int32_t *tables;  // block ids of every sequence, concatenated
+	const int32_t *toff;    // (nseq,) offset of each sequence's table
+	int nseq, nheads, nkv, head_dim, block_size, window;
+	float scale;
+} sw_attn;
+int sw_op_attention(sw_ctx *c, sw_tensor out, sw_tensor q, sw_tensor kc, sw_tensor vc, sw_attn a);
+
+// Reads n bytes with every thread and returns a checksum (bandwidth probe).
+double sw_bench_read(sw_ctx *c, const uint8_t *buf, size_t n);
+
+#endif

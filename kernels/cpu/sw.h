@@ -1,0 +1,157 @@
+// Shared declarations of the C side of the cpu backend: ggml block layouts,
+// the internal 8-bit activation formats, the per-ISA kernel table, the
+// thread pool and the op entry points called from Go.
+#ifndef SW_H
+#define SW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+// Tensor element types: the numeric values of kernels.DType (= ggml ids).
+enum {
+	SW_F32 = 0, SW_F16 = 1, SW_Q4_0 = 2, SW_Q4_1 = 3, SW_Q5_0 = 6,
+	SW_Q5_1 = 7, SW_Q8_0 = 8, SW_Q8_1 = 9, SW_Q2_K = 10, SW_Q3_K = 11,
+	SW_Q4_K = 12, SW_Q5_K = 13, SW_Q6_K = 14, SW_Q8_K = 15, SW_BF16 = 30,
+	SW_NTYPES = 31
+};
+
+enum { SW_ISA_SCALAR = 0, SW_ISA_AVX2 = 1, SW_ISA_AVX512 = 2 };
+
+#define QK 32   // elements of a legacy block
+#define QKK 256 // elements of a k-quant super-block
+
+// ggml blocks. Packed so rows that start at any byte offset are read
+// safely; every multi-byte field is a little-endian half (or float).
+#define SW_PACKED __attribute__((packed))
+typedef struct SW_PACKED { uint16_t d; uint8_t qs[16]; } blk_q4_0;
+typedef struct SW_PACKED { uint16_t d, m; uint8_t qs[16]; } blk_q4_1;
+typedef struct SW_PACKED { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_0;
+typedef struct SW_PACKED { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_1;
+typedef struct SW_PACKED { uint16_t d; int8_t qs[32]; } blk_q8_0;
+typedef struct SW_PACKED { uint16_t d, s; int8_t qs[32]; } blk_q8_1;
+typedef struct SW_PACKED { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } blk_q2_k;
+typedef struct SW_PACKED { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } blk_q3_k;
+typedef struct SW_PACKED { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4_k;
+typedef struct SW_PACKED { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } blk_q5_k;
+typedef struct SW_PACKED { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_k;
+typedef struct SW_PACKED { float d; int8_t qs[256]; int16_t bsums[16]; } blk_q8_k;
+
+// Element count and byte size of one block of type t (0 for unknown t).
+int sw_block_elems(int t);
+int sw_block_bytes(int t);
+static inline size_t sw_row_bytes(int t, int n) {
+	return (size_t)(n / sw_block_elems(t)) * (size_t)sw_block_bytes(t);
+}
+
+// Internal activation formats: a row of x (k,) quantized once per MatMul.
+//   X32:  q int8 (k,) | d float (k/32,) | s float (k/32,)   s = d·Σq
+//   X256: q int8 (k,) | d float (k/256,) | bs int16 (k/16,) bs = Σq per 16
+// Values lie in [-127, 127] (never -128), so a pair of products of an
+// unsigned 6-bit weight and q fits maddubs' int16 without saturation.
+enum { SW_X_F32 = 0, SW_X32 = 1, SW_X256 = 2 };
+int sw_xfmt(int wtype);                 // which format weights of wtype want
+size_t sw_xrow_bytes(int xfmt, int k);  // row stride, a multiple of 64
+static inline const float *x32_d(const uint8_t *r, int k) { return (const float *)(r + k); }
+static inline const float *x32_s(const uint8_t *r, int k) { return (const float *)(r + k) + k / QK; }
+static inline const float *x256_d(const uint8_t *r, int k) { return (const float *)(r + k); }
+static inline const int16_t *x256_bs(const uint8_t *r, int k) {
+	return (const int16_t *)(r + k + 4 * (k / QKK));
+}
+
+// dot(k, w, x): Σ w·x over one row of weights (type fixed by the table
+// slot) and one activation row in the format sw_xfmt gives.
+typedef float (*sw_dot_fn)(int k, const uint8_t *w, const uint8_t *x);
+// dotn: out[j·os] = dot(k, w, x + j·xs) for nx ≤ 4 activation rows, each
+// weight block unpacked once for all of them (small batches of decodes).
+typedef void (*sw_dotn_fn)(int k, const uint8_t *w, const uint8_t *x, size_t xs, int nx, float *out, size_t os);
+// Quantize one float row (k,) into an activation row.
+typedef void (*sw_xquant_fn)(int k, const float *x, uint8_t *xq);
+// Panel GEMM: out rows [0, T) × columns [r0, r0+nr), nr ≤ panel height.
+struct sw_mm;
+typedef void (*sw_gemm_fn)(const struct sw_mm *mm, int r0, int nr, void *scratch);
+
+typedef struct {
+	int isa;
+	const char *name;
+	sw_dot_fn dot[SW_NTYPES];
+	sw_dotn_fn dotn[SW_NTYPES]; // NULL: dot row by row
+	sw_xquant_fn xquant[3];
+	sw_gemm_fn gemm[SW_NTYPES]; // NULL: no panel kernel, use dot for all T
+	int gemm_rows[SW_NTYPES];   // rows of w per panel
+	int gemm_min_t[SW_NTYPES];  // rows of x from which the panel kernel wins
+	// exp over a vector in place; softmax and SiLU use it.
+	void (*vexp)(float *x, int n);
+	// Σ a·b over n floats
+	float (*fdot)(int n, const float *a, const float *b);
+	// Attention inner loops over nk keys of one query row, K and V (nk, hd):
+	// s (nk,) = scale · K q;   acc (hd,) += Σ_j p_j · V_j.
+	void (*scores)(int hd, int nk, const float *q, const float *K, float scale, float *s);
+	void (*pv)(int hd, int nk, const float *p, const float *V, float *acc);
+	// One online-softmax step of a query row over nk keys: with its running
+	// max m and sum l, rescale acc (hd,) when the max grows, turn s (nk,)
+	// into e^(s−m) and add Σ_j e^(s_j−m)·V_j (V (nk, hd)) to acc.
+	void (*fold)(int hd, int nk, float *s, const float *V, float *m, float *l, float *acc);
+	// Float-type row conversions (F32, F16, BF16), bit-exact with fp.h.
+	void (*to_f32)(int t, const void *src, float *dst, int n);
+	// dst (n, hd) = rows src[0..n) of type t, each hd long.
+	void (*gather_f32)(int t, const uint8_t *const *src, int n, int hd, float *dst);
+	void (*from_f32)(int t, const float *src, void *dst, int n);
+} sw_isa_table;
+
+const sw_isa_table *sw_isa_get(int isa); // NULL when this CPU lacks isa
+int sw_isa_best(void);
+int sw_isa_supported(int isa);
+extern const sw_isa_table sw_scalar_table;
+void sw_avx2_fill(sw_isa_table *t);
+
+// Thread pool: n threads including the caller. run() calls fn(arg, i, n)
+// on the caller (i = 0) and on every worker i that wakes up before the
+// caller has finished, then returns when those are done. A task must
+// therefore claim its work with sw_pool_next (after sw_pool_reset_counter)
+// rather than split it by i: the work of a thread that never joined would
+// be lost.
+typedef struct sw_pool sw_pool;
+typedef void (*sw_task_fn)(void *arg, int ith, int nth);
+sw_pool *sw_pool_new(int n);
+void sw_pool_free(sw_pool *p);
+int sw_pool_size(const sw_pool *p);
+void sw_pool_run(sw_pool *p, sw_task_fn fn, void *arg);
+int sw_pool_next(sw_pool *p);
+void sw_pool_reset_counter(sw_pool *p);
+
+// Backend context: pool, kernel table, per-thread scratch.
+typedef struct {
+	sw_pool *pool;
+	const sw_isa_table *k;
+	int nth;
+	void *scratch;       // shared scratch (activation quantization)
+	size_t scratch_size;
+	void **tscratch;     // per-thread scratch
+	size_t tscratch_size;
+} sw_ctx;
+
+// Make sure shared/per-thread scratch hold at least the given bytes;
+// returns 0 on success, -1 when memory is exhausted.
+int sw_ctx_reserve(sw_ctx *c, size_t shared, size_t per_thread);
+void *sw_alloc(size_t n); // 64-byte aligned, zeroed; NULL on failure
+void sw_free(void *p);
+
+// The matmul job shared by the driver and the panel kernels.
+typedef struct sw_mm {
+	int T, n, k, wtype;
+	const uint8_t *w;      // (n, k) of wtype
+	size_t wstride;        // bytes per row of w
+	const uint8_t *x;      // (T, k) in the weight's activation format
+	size_t xstride;        // bytes per activation row
+	float *out;            // (T, ldo)
+	size_t ldo;            // floats per row of out
+	const sw_isa_table *k_;
+} sw_mm;
+
+// Row conversion helpers (scalar; any ISA may call them).
+void sw_to_f32(int t, const void *src, float *dst, int n);  // float types only
+void sw_from_f32(int t, const float *src, void *dst, int n);
+void sw_dequant_row(int t, const void *src, float *dst, int n); // any type
+
+#endif
