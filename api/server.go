@@ -72,6 +72,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	fs      *fasthttp.Server
+	conns   sync.Map // net.Conn -> fasthttp.ConnState
 	auth    *authenticator
 	metrics *metrics
 	fed     *fed // nil without a federation
@@ -122,8 +123,49 @@ func New(cfg Config) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
 		Logger:                        fasthttpLogger{s.log},
+		ConnState:                     s.trackConn,
 	}
 	return s, nil
+}
+
+// trackConn records each connection's state, so Shutdown can close the
+// connections that hold it open for nothing: fasthttp closes the idle ones
+// it sees when shutdown starts, but one that turns idle just after, or a
+// client's pre-dialled connection that never sent a request, would keep
+// shutdown waiting until its read timeout.
+func (s *Server) trackConn(c net.Conn, st fasthttp.ConnState) {
+	if st == fasthttp.StateClosed || st == fasthttp.StateHijacked {
+		s.conns.Delete(c)
+		return
+	}
+	s.conns.Store(c, st)
+}
+
+// closeIdle closes idle keep-alive connections until done, and every
+// remaining connection once no generation request is in flight for two
+// ticks (what is left then waits for a request that will be refused).
+func (s *Server) closeIdle(done <-chan struct{}) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	quiet := 0
+	for {
+		if s.inflight.Load() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		s.conns.Range(func(k, v any) bool {
+			if v.(fasthttp.ConnState) == fasthttp.StateIdle || quiet >= 2 {
+				k.(net.Conn).Close()
+			}
+			return true
+		})
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -153,7 +195,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-hard.Done():
 		}
 	}()
+	idleDone := make(chan struct{})
+	go s.closeIdle(idleDone)
 	err := s.fs.ShutdownWithContext(hard)
+	close(idleDone)
 	s.abort()
 	if err != nil {
 		return fmt.Errorf("api: shutdown: %d generation requests did not end: %w", s.inflight.Load(), err)
