@@ -10,6 +10,9 @@ import (
 	"spillway/engine/tokenizer"
 )
 
+// stdin is where tokenize reads its text; tests replace it.
+var stdin io.Reader = os.Stdin
+
 func init() {
 	register("tokenize", "print the token ids of stdin's text as a JSON array", runTokenize)
 }
@@ -30,7 +33,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeFn()
-	text, err := io.ReadAll(os.Stdin)
+	text, err := io.ReadAll(stdin)
 	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
