@@ -140,7 +140,6 @@ static void from_f32_avx2(int t, const float *src, void *dst, int n) {
 
 void sw_avx2_fill_attn(sw_isa_table *t) {
 	t->scores = scores_avx2;
-	t->pv = pv_avx2;
 	t->fold = fold_avx2;
 	t->to_f32 = to_f32_avx2;
 	t->gather_f32 = gather_avx2;

@@ -5,7 +5,9 @@ package cpu
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -56,8 +58,9 @@ type Backend struct {
 
 var _ kernels.Backend = (*Backend)(nil)
 
-// New builds a cpu backend with o.Threads threads (0: one per core) on the
-// best instruction set of this CPU, or the one SPILLWAY_CPU_ISA names.
+// New builds a cpu backend with o.Threads threads (0: one per physical
+// core) on the best instruction set of this CPU, or the one
+// SPILLWAY_CPU_ISA names.
 // o.ActDType is ignored: activations are always F32 here.
 func New(o kernels.Options) (*Backend, error) {
 	return newISA(o, os.Getenv(ISAEnv))
@@ -80,7 +83,7 @@ func newISA(o kernels.Options, name string) (*Backend, error) {
 		return nil, fmt.Errorf("cpu: negative thread count %d", n)
 	}
 	if n == 0 {
-		n = runtime.NumCPU()
+		n = defaultThreads()
 	}
 	n = min(n, maxThreads)
 	ctx := newCtx(isa, n)
@@ -107,6 +110,27 @@ func (b *Backend) Threads() int { return b.ctx.threads() }
 
 // ActDType is F32.
 func (b *Backend) ActDType() kernels.DType { return kernels.F32 }
+
+// defaultThreads is one thread per physical core available to the process:
+// runtime.NumCPU (which honours the affinity mask) divided by the number of
+// hardware threads per core that sysfs reports. A second hardware thread of
+// a core adds little to these kernels and slows the pool's joins.
+func defaultThreads() int {
+	n := runtime.NumCPU()
+	lists, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*/topology/thread_siblings_list")
+	cores := map[string]bool{}
+	for _, f := range lists {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return n
+		}
+		cores[strings.TrimSpace(string(b))] = true
+	}
+	if len(cores) == 0 || len(lists) < len(cores) {
+		return n
+	}
+	return max(1, n*len(cores)/len(lists))
+}
 
 // tensorBytes is the size of a (rows, cols) tensor of dt, or why none exists.
 func tensorBytes(dt kernels.DType, rows, cols int) (int, error) {

@@ -2,6 +2,10 @@
 
 package cpu
 
+// ISO C11 rather than gnu11: GCC then never contracts a*b+c into an FMA
+// behind our back, which keeps Embed's dequantization bit-exact with ggml
+// and the scalar reference path free of FMA. SIMD code uses FMA explicitly.
+
 /*
 #cgo CFLAGS: -O3 -std=c11 -Wall
 #cgo amd64 CFLAGS: -march=x86-64 -mtune=generic

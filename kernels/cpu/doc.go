@@ -13,32 +13,40 @@
 //   - Memory: Alloc and AllocKV return zeroed, 64-byte-aligned C memory
 //     that Close frees. FromHost aliases the caller's bytes (an mmapped
 //     GGUF, say) and never copies them; the caller keeps them alive and
-//     unchanged while the tensor is in use.
-//   - Dispatch: at New the kernel table is chosen once for the backend:
-//     avx2 (AVX2+FMA+F16C, detected with __builtin_cpu_supports) or the
-//     portable scalar C path; SPILLWAY_CPU_ISA=scalar|avx2|avx512 forces a
-//     level and fails if this CPU (or this build: no AVX-512 kernels yet)
-//     cannot run it. SIMD code is compiled per file for its target with
-//     the rest of the package at baseline x86-64, so the binary runs on
-//     any x86-64. The scalar kernels are the slow reference the SIMD ones
-//     are tested against; both see the same 8-bit activations, so they
-//     differ only by float rounding.
-//   - Threads: a pool of Options.Threads threads (default: one per core),
-//     the calling thread included, created at New and stopped at Close.
-//     Idle workers spin ~200µs, then sleep on a futex. Ops run one at a
-//     time (a mutex), each as one or two pool tasks whose work (rows of w
-//     for MatMul, (sequence, kv head, query tile) for Attention, row
-//     chunks elsewhere) is claimed through an atomic counter; a worker
-//     that wakes late finds the task closed and is not waited for.
-//   - Numerics: F32 activations, F32 accumulation. Quantized MatMul
-//     quantizes each row of x once per call to 8 bits (blocks of 32 for
-//     the legacy types, 256 with 16-element sums for the k-quants, values
-//     in [-127, 127]) and computes exact integer block sums, as llama.cpp
-//     does; float weights use F32 FMA. Norms, RoPE angles and softmax are
-//     F32 (RoPE rotates in float64 like the reference). No FMA contraction
-//     outside explicit intrinsics (-std=c11), so Embed dequantizes rows
-//     bit-identically to ggml.
-//   - Errors: shape, type and aliasing mistakes panic with the op and the
-//     shapes (programming errors). A failed scratch allocation skips the
-//     op and is returned by the next Sync.
+//     unchanged while the tensor is in use. Kernels read weights in their
+//     GGUF layout; repacked panels live only in per-thread scratch.
+//   - Dispatch: the kernel table is chosen once per backend at New: avx2
+//     (AVX2+FMA+F16C, detected with __builtin_cpu_supports) or the portable
+//     scalar C path. SPILLWAY_CPU_ISA=scalar|avx2|avx512 forces a level and
+//     New fails if this CPU (or this build: there are no AVX-512 kernels
+//     yet) cannot run it. SIMD files are compiled for their target and the
+//     rest at baseline x86-64, so the binary runs on any x86-64. The scalar
+//     kernels are the slow reference the SIMD ones are tested against: both
+//     see the same 8-bit activations and integer block sums, so they differ
+//     only by float rounding.
+//   - Threads: a pool of Options.Threads threads (default: one per physical
+//     core), the calling thread included, created at New and stopped at
+//     Close. Idle workers spin ~200µs, then sleep on a futex. Ops run one
+//     at a time (a mutex); each is one or two pool tasks whose work is
+//     claimed through an atomic counter: chunks of rows of w for MatMul,
+//     (sequence, kv head, query tile) for Attention, chunks of rows for
+//     the rest. A worker that wakes after the caller ran out of work finds
+//     the task closed and is not waited for, so an op never stalls on an
+//     oversubscribed machine.
+//   - MatMul: quantized weights meet x quantized once per call to 8 bits
+//     (blocks of 32 for the legacy types, of 256 with 16-element sums for
+//     the k-quants; values in [-127, 127]) in exact integer block sums, as
+//     llama.cpp does; float weights use F32 FMA. Up to a per-type number of
+//     rows of x (about 5 to 8; 48 for float weights) each weight row is
+//     dotted with four x rows at a time; beyond it, 8 (16) rows of w are
+//     unpacked into a panel in L1/L2 and swept over all of x with register
+//     tiles whose lanes are output columns.
+//   - Numerics: F32 activations and accumulation; F16/BF16 tensors are
+//     widened to F32 and rounded back (ties to even). Softmax is online in
+//     F32; RoPE computes angles and rotates in float64 like the reference.
+//     C is compiled as ISO C11, which turns off FMA contraction, so Embed
+//     dequantizes rows bit-identically to ggml.
+//   - Errors: shape, type and aliasing mistakes panic naming the op and
+//     the shapes (programming errors). A failed scratch allocation skips
+//     the op and is returned by the next Sync.
 package cpu

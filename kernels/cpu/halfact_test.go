@@ -80,16 +80,15 @@ func (e *halfEnv) values(x twin) (got, want []float32) {
 	return dec(e.cpu, x.cpu), dec(e.ref, x.ref)
 }
 
-// TestHalfActivations runs every op with F16 and BF16 activations (which
-// the cpu backend widens to F32 and rounds back) against the reference.
-// Both round the same F32 result to the output type, so they may differ by
-// about one unit of that type on top of the F32 computation's error.
-func TestHalfActivations(t *testing.T) {
+type halfCase struct {
+	name string
+	run  func(e *halfEnv) twin
+}
+
+// halfCases run one op each on both backends and return its output.
+func halfCases() []halfCase {
 	const T, d, n = 19, 64, 7
-	cases := []struct {
-		name string
-		run  func(e *halfEnv) twin
-	}{
+	return []halfCase{
 		{"MatMul/xF16,wF32,outBF16", func(e *halfEnv) twin {
 			x, w, o := e.tensor(kernels.F16, T, d), e.tensor(kernels.F32, n, d), e.tensor(kernels.BF16, T, n)
 			e.cpu.MatMul(o.cpu, x.cpu, w.cpu)
@@ -139,7 +138,14 @@ func TestHalfActivations(t *testing.T) {
 			return o
 		}},
 	}
-	for _, c := range cases {
+}
+
+// TestHalfActivations runs every op with F16 and BF16 activations (which
+// the cpu backend widens to F32 and rounds back) against the reference.
+// Both round the same F32 result to the output type, so they may differ by
+// about one unit of that type on top of the F32 computation's error.
+func TestHalfActivations(t *testing.T) {
+	for _, c := range halfCases() {
 		t.Run(c.name, func(t *testing.T) {
 			cb, err := newISA(kernels.Options{Threads: 2}, "")
 			if err != nil {

@@ -208,7 +208,6 @@ const sw_isa_table sw_scalar_table = {
 	.vexp = vexp_scalar,
 	.fdot = fdot_scalar,
 	.scores = scores_scalar,
-	.pv = pv_scalar,
 	.fold = fold_scalar,
 	.to_f32 = sw_to_f32,
 	.gather_f32 = gather_scalar,

@@ -105,7 +105,7 @@ int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w) {
 	j.mm = (sw_mm){
 		.T = T, .n = n, .k = k, .wtype = w.type, .w = w.data, .wstride = sw_row_bytes(w.type, k),
 		.x = xfmt == SW_X_F32 ? (const uint8_t *)xf : s, .xstride = xfmt == SW_X_F32 ? (size_t)k * 4 : xs,
-		.out = of, .ldo = (size_t)n, .k_ = c->k,
+		.out = of, .ldo = (size_t)n,
 	};
 	plan(&j, c->nth);
 	if (xfmt != SW_X_F32) {

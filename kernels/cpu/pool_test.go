@@ -5,6 +5,7 @@ package cpu
 import (
 	"encoding/binary"
 	"math"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -123,5 +124,25 @@ func TestISASelection(t *testing.T) {
 			}
 			b.Close()
 		}
+	}
+}
+
+// TestDefaultThreads checks the default pool size: at least one thread,
+// at most one per logical CPU, and what New uses for Threads: 0.
+func TestDefaultThreads(t *testing.T) {
+	n := defaultThreads()
+	if n < 1 || n > runtime.NumCPU() {
+		t.Fatalf("defaultThreads() = %d with %d logical CPUs", n, runtime.NumCPU())
+	}
+	b, err := New(kernels.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Threads() != n {
+		t.Fatalf("New(Threads: 0) has %d threads, want %d", b.Threads(), n)
+	}
+	if _, err := New(kernels.Options{Threads: -1}); err == nil {
+		t.Fatal("New(Threads: -1) succeeded")
 	}
 }

@@ -1,6 +1,7 @@
 // Shared declarations of the C side of the cpu backend: ggml block layouts,
 // the internal 8-bit activation formats, the per-ISA kernel table, the
-// thread pool and the op entry points called from Go.
+// thread pool and contexts. The op entry points called from Go are in
+// ops.h.
 #ifndef SW_H
 #define SW_H
 
@@ -84,10 +85,9 @@ typedef struct {
 	void (*vexp)(float *x, int n);
 	// Σ a·b over n floats
 	float (*fdot)(int n, const float *a, const float *b);
-	// Attention inner loops over nk keys of one query row, K and V (nk, hd):
-	// s (nk,) = scale · K q;   acc (hd,) += Σ_j p_j · V_j.
+	// Attention scores of one query row over nk keys: s (nk,) = scale · K q
+	// with K (nk, hd).
 	void (*scores)(int hd, int nk, const float *q, const float *K, float scale, float *s);
-	void (*pv)(int hd, int nk, const float *p, const float *V, float *acc);
 	// One online-softmax step of a query row over nk keys: with its running
 	// max m and sum l, rescale acc (hd,) when the max grows, turn s (nk,)
 	// into e^(s−m) and add Σ_j e^(s_j−m)·V_j (V (nk, hd)) to acc.
@@ -146,7 +146,6 @@ typedef struct sw_mm {
 	size_t xstride;        // bytes per activation row
 	float *out;            // (T, ldo)
 	size_t ldo;            // floats per row of out
-	const sw_isa_table *k_;
 } sw_mm;
 
 // Row conversion helpers (scalar; any ISA may call them).

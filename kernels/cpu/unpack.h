@@ -23,6 +23,5 @@ static inline int sw_is_legacy(int t) {
 static inline int sw_is_kquant(int t) {
 	return t == SW_Q2_K || t == SW_Q3_K || t == SW_Q4_K || t == SW_Q5_K || t == SW_Q6_K;
 }
-static inline int sw_is_float(int t) { return t == SW_F32 || t == SW_F16 || t == SW_BF16; }
 
 #endif
