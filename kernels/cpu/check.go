@@ -93,36 +93,14 @@ func cacheLayer(op string, c *kernels.KVCache, layer int) (k, v kernels.Tensor) 
 
 // checkRoPE panics unless x, pos and p describe a rotation RoPE can do.
 func checkRoPE(op string, x kernels.Tensor, pos []int32, p kernels.RoPEParams) {
-	if len(pos) != x.Rows {
-		shapePanic(op, "x %v but %d positions", x, len(pos))
-	}
-	if p.HeadDim <= 0 || x.Cols%p.HeadDim != 0 {
-		shapePanic(op, "x %v is not a whole number of heads of %d", x, p.HeadDim)
-	}
-	if p.NDims <= 0 || p.NDims%2 != 0 || p.NDims > p.HeadDim {
-		shapePanic(op, "NDims %d must be even and in (0, HeadDim %d]", p.NDims, p.HeadDim)
-	}
-	if p.Style != kernels.RoPENorm && p.Style != kernels.RoPENeoX {
-		shapePanic(op, "unknown style %d", p.Style)
-	}
-	if p.FreqFactors != nil && len(p.FreqFactors) != p.NDims/2 {
-		shapePanic(op, "%d freq factors for NDims %d (want NDims/2)", len(p.FreqFactors), p.NDims)
+	if err := p.CheckRoPE(x, pos); err != nil {
+		shapePanic(op, "%v", err)
 	}
 }
 
 // checkAttention panics unless out, q, the cache and the batch agree.
 func checkAttention(op string, out, q kernels.Tensor, c *kernels.KVCache, ab *kernels.AttnBatch) {
-	if ab == nil {
-		panic("cpu: " + op + ": nil batch")
-	}
-	w := ab.NumHeads * ab.HeadDim
-	if ab.NumHeads <= 0 || ab.HeadDim <= 0 || q.Cols != w || out.Cols != w || out.Rows != q.Rows {
-		shapePanic(op, "out %v, q %v for %d heads of %d", out, q, ab.NumHeads, ab.HeadDim)
-	}
-	if ab.HeadDim != c.Spec.HeadDim || ab.NumKVHeads != c.Spec.NumKVHeads {
-		shapePanic(op, "batch has %d kv heads of %d, cache %d of %d", ab.NumKVHeads, ab.HeadDim, c.Spec.NumKVHeads, c.Spec.HeadDim)
-	}
-	if err := ab.Validate(q.Rows, c); err != nil {
-		panic(fmt.Sprintf("cpu: %s: %v", op, err))
+	if err := ab.CheckAttention(out, q, c); err != nil {
+		shapePanic(op, "%v", err)
 	}
 }

@@ -80,18 +80,8 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 
 // checkAttention panics unless out, q, the cache and the batch agree.
 func checkAttention(op string, out, q kernels.Tensor, c *kernels.KVCache, ab *kernels.AttnBatch) {
-	if ab == nil {
-		panic("ref: " + op + ": nil batch")
-	}
-	w := ab.NumHeads * ab.HeadDim
-	if ab.NumHeads <= 0 || ab.HeadDim <= 0 || q.Cols != w || out.Cols != w || out.Rows != q.Rows {
-		shapePanic(op, "out %v, q %v for %d heads of %d", out, q, ab.NumHeads, ab.HeadDim)
-	}
-	if ab.HeadDim != c.Spec.HeadDim || ab.NumKVHeads != c.Spec.NumKVHeads {
-		shapePanic(op, "batch has %d kv heads of %d, cache %d of %d", ab.NumKVHeads, ab.HeadDim, c.Spec.NumKVHeads, c.Spec.HeadDim)
-	}
-	if err := ab.Validate(q.Rows, c); err != nil {
-		panic(fmt.Sprintf("ref: %s: %v", op, err))
+	if err := ab.CheckAttention(out, q, c); err != nil {
+		shapePanic(op, "%v", err)
 	}
 }
 

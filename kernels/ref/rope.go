@@ -42,19 +42,7 @@ func (b *Backend) RoPE(x kernels.Tensor, pos []int32, p kernels.RoPEParams) {
 
 // checkRoPE panics unless x, pos and p describe a rotation RoPE can do.
 func checkRoPE(op string, x kernels.Tensor, pos []int32, p kernels.RoPEParams) {
-	if len(pos) != x.Rows {
-		shapePanic(op, "x %v but %d positions", x, len(pos))
-	}
-	if p.HeadDim <= 0 || x.Cols%p.HeadDim != 0 {
-		shapePanic(op, "x %v is not a whole number of heads of %d", x, p.HeadDim)
-	}
-	if p.NDims <= 0 || p.NDims%2 != 0 || p.NDims > p.HeadDim {
-		shapePanic(op, "NDims %d must be even and in (0, HeadDim %d]", p.NDims, p.HeadDim)
-	}
-	if p.Style != kernels.RoPENorm && p.Style != kernels.RoPENeoX {
-		shapePanic(op, "unknown style %d", p.Style)
-	}
-	if p.FreqFactors != nil && len(p.FreqFactors) != p.NDims/2 {
-		shapePanic(op, "%d freq factors for NDims %d (want NDims/2)", len(p.FreqFactors), p.NDims)
+	if err := p.CheckRoPE(x, pos); err != nil {
+		shapePanic(op, "%v", err)
 	}
 }
