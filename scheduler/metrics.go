@@ -15,16 +15,8 @@ type counters struct {
 	steps       int64
 	stepTime    time.Duration
 	execTime    time.Duration
-	byReason    map[FinishReason]int64
 	// EWMA of tokens computed per second, for the queue-wait estimate.
 	tokPerSec float64
-}
-
-func (c *counters) finished(why FinishReason) {
-	if c.byReason == nil {
-		c.byReason = map[FinishReason]int64{}
-	}
-	c.byReason[why]++
 }
 
 // observeStep folds one step's size and duration into the rate estimate.

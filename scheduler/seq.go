@@ -182,8 +182,9 @@ func containsID(ids []int32, id int32) bool {
 // emit sends an event; the channel is sized so this never blocks.
 func (s *Scheduler) emit(st *seqState, ev Event) { st.req.out <- ev }
 
-// finish ends a choice: frees its blocks, flushes held text, sends the
-// finish event, and closes the request's stream after its last choice.
+// finish ends a choice: frees its blocks, flushes held text and sends the
+// finish event. A first choice that ends before its siblings forked ends
+// them too, with the same reason.
 func (s *Scheduler) finish(st *seqState, why FinishReason, err error) {
 	if st.state == stDone {
 		return
@@ -199,31 +200,26 @@ func (s *Scheduler) finish(st *seqState, why FinishReason, err error) {
 		ev.Text = st.held + st.dec.Flush()
 	}
 	st.held = ""
+	s.endChoice(rq, ev)
+	if !rq.forked && st.choice == 0 {
+		for c := 1; c < max(rq.r.N, 1); c++ {
+			s.endChoice(rq, Event{Choice: c, Token: -1, Finish: why, Err: err})
+		}
+	}
+}
+
+// endChoice sends a choice's finish event; the request's last one carries
+// Stats and closes the stream.
+func (s *Scheduler) endChoice(rq *request, ev Event) {
 	rq.live--
-	if rq.live == 0 {
+	last := rq.live == 0
+	if last {
 		ev.Stats = s.stats(rq)
-		s.ctr.finished(why)
 	}
 	rq.out <- ev
-	if rq.live == 0 {
+	if last {
 		close(rq.out)
 		s.queued.Add(-1)
-	}
-	// Choices never forked end with the request.
-	if rq.live > 0 && !rq.forked && st.choice == 0 {
-		for c := 1; c < max(rq.r.N, 1); c++ {
-			rq.live--
-			last := rq.live == 0
-			e := Event{Choice: c, Token: -1, Finish: why, Err: err}
-			if last {
-				e.Stats = s.stats(rq)
-			}
-			rq.out <- e
-			if last {
-				close(rq.out)
-				s.queued.Add(-1)
-			}
-		}
 	}
 }
 
