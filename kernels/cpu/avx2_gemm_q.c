@@ -21,37 +21,49 @@
 
 // ---- legacy types -------------------------------------------------------
 
-#define PACK_LEGACY(name, U, DM)                                                    \
+static inline uint16_t ld16(const uint8_t *p) {
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+// The eight rows' F16 scales (and mins) are gathered into one vector and
+// widened with a single cvtph: writing them to a float array and reloading
+// it as a vector stalled on store forwarding, which cost as much as the
+// whole transpose and dominated the repack at small T. Rows past nr get
+// zero weights and scales. moff: byte offset of the F16 min (0: m = mk·d).
+#define PACK_LEGACY(name, U, MOFF, MK)                                                \
 	static void name(const sw_mm *mm, int r0, int nr, uint8_t *P) {                 \
 		int nb = mm->k / QK, bb = sw_block_bytes(mm->wtype);                           \
 		for (int b = 0; b < nb; b++) {                                                 \
 			uint8_t *pb = P + (size_t)b * SW_PANEL_L;                                  \
 			__m256i v[8];                                                              \
-			float d[8] = {0}, m[8] = {0};                                              \
-			for (int r = 0; r < 8; r++) {                                              \
+			uint16_t hd[8], hm[8];                                                     \
+			_Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {                     \
 				if (r >= nr) {                                                         \
 					v[r] = _mm256_setzero_si256();                                     \
+					hd[r] = hm[r] = 0;                                                 \
 					continue;                                                          \
 				}                                                                      \
 				const uint8_t *src = mm->w + (size_t)(r0 + r) * mm->wstride + (size_t)b * bb; \
 				v[r] = U(src);                                                         \
-				DM(src, d[r], m[r]);                                                   \
+				hd[r] = ld16(src);                                                  \
+				hm[r] = MOFF ? ld16(src + MOFF) : 0;                                \
 			}                                                                          \
 			tr8x8(v);                                                                  \
 			for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)(pb + 32 * g), v[g]); \
-			memcpy(pb + 256, d, 32);                                                   \
-			memcpy(pb + 288, m, 32);                                                   \
+			__m256 d = _mm256_cvtph_ps(_mm_setr_epi16(hd[0], hd[1], hd[2], hd[3], hd[4], hd[5], hd[6], hd[7])); \
+			__m256 m = MOFF ? _mm256_cvtph_ps(_mm_setr_epi16(hm[0], hm[1], hm[2], hm[3], hm[4], hm[5], hm[6], hm[7])) \
+			                : _mm256_mul_ps(d, _mm256_set1_ps(MK));                     \
+			_mm256_storeu_ps((float *)(pb + 256), d);                                  \
+			_mm256_storeu_ps((float *)(pb + 288), m);                                  \
 		}                                                                              \
 	}
-#define DM_Q4_0(s, d, m) (d = h2f(s), m = -8 * d)
-#define DM_Q5_0(s, d, m) (d = h2f(s), m = -16 * d)
-#define DM_Q4_1(s, d, m) (d = h2f(s), m = h2f((s) + 2))
-#define DM_Q8_0(s, d, m) (d = h2f(s), m = 0)
-PACK_LEGACY(pack_q4_0, u32_q4_0, DM_Q4_0)
-PACK_LEGACY(pack_q4_1, u32_q4_1, DM_Q4_1)
-PACK_LEGACY(pack_q5_0, u32_q5_0, DM_Q5_0)
-PACK_LEGACY(pack_q5_1, u32_q5_1, DM_Q4_1)
-PACK_LEGACY(pack_q8_0, u32_q8_0, DM_Q8_0)
+PACK_LEGACY(pack_q4_0, u32_q4_0, 0, -8)
+PACK_LEGACY(pack_q4_1, u32_q4_1, 2, 0)
+PACK_LEGACY(pack_q5_0, u32_q5_0, 0, -16)
+PACK_LEGACY(pack_q5_1, u32_q5_1, 2, 0)
+PACK_LEGACY(pack_q8_0, u32_q8_0, 0, 0)
 
 // C rows of x (from xr, stride xs) against one legacy panel. gpi: groups
 // whose int16 products may be summed before widening (8 for 4-bit, 4 for

@@ -162,3 +162,21 @@ func BenchmarkOverhead(b *testing.B) {
 		be.Close()
 	}
 }
+
+// BenchmarkMatMulSmallT measures the batched-decode regime, T = 8..64 rows
+// of x (a continuous-batching step of that many sequences), beside T=1 and
+// T=512, on TinyLlama-1.1B's square and ffn_up shapes. Compare GFLOP/s
+// across T: a compute-bound step should approach the T=512 rate.
+func BenchmarkMatMulSmallT(b *testing.B) {
+	be := newBench(b)
+	defer be.Close()
+	shapes := []conformance.MatMulShape{{Name: "attn_q", N: 2048, K: 2048}, {Name: "ffn_up", N: 5632, K: 2048}}
+	for _, dt := range []kernels.DType{kernels.Q4_0, kernels.Q8_0, kernels.Q4_K} {
+		for _, s := range shapes {
+			for _, T := range []int{1, 8, 16, 32, 64, 512} {
+				name := fmt.Sprintf("%s/%s_%dx%d/T=%d", dt, s.Name, s.N, s.K, T)
+				b.Run(name, func(b *testing.B) { conformance.BenchMatMul(b, be, dt, s.N, s.K, T) })
+			}
+		}
+	}
+}
