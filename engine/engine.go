@@ -36,7 +36,10 @@ func ChooseBackend(name string) string {
 	if name != "" && name != "auto" {
 		return name
 	}
-	return autoOrder()[0]
+	if order := autoOrder(); len(order) > 0 {
+		return order[0]
+	}
+	return "ref"
 }
 
 func autoOrder() []string {
@@ -50,7 +53,7 @@ func autoOrder() []string {
 			order = append(order, n)
 		}
 	}
-	return append(order, "ref")
+	return order
 }
 
 // openBackend builds the named backend; "cuda:N" picks device N, and

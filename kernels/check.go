@@ -36,3 +36,24 @@ func (b *AttnBatch) CheckAttention(out, q Tensor, c *KVCache) error {
 	}
 	return b.Validate(q.Rows, c)
 }
+
+// Float reports whether d is a plain float type (F32, F16, BF16): what
+// activations, norms and KV caches may be stored in.
+func (d DType) Float() bool { return d == F32 || d == F16 || d == BF16 }
+
+// CheckAlias reports an error when out overlaps the input in (called name), unless they
+// are the very same view and the op allows that (allowSame): kernels read
+// an element before writing it only within one row.
+func CheckAlias(out, in Tensor, name string, allowSame bool) error {
+	if out.Buf != in.Buf {
+		return nil
+	}
+	same := out.Off == in.Off && out.DType == in.DType && out.Rows == in.Rows && out.Cols == in.Cols
+	if same && allowSame {
+		return nil
+	}
+	if out.Off < in.Off+in.Bytes() && in.Off < out.Off+out.Bytes() {
+		return fmt.Errorf("out %v at byte %d overlaps %s %v at byte %d", out, out.Off, name, in, in.Off)
+	}
+	return nil
+}

@@ -60,3 +60,32 @@ func TestCheckAttention(t *testing.T) {
 		t.Error("nil batch accepted")
 	}
 }
+
+func TestCheckAlias(t *testing.T) {
+	buf := &fakeBuf{4096}
+	a := Tensor{DType: F32, Rows: 4, Cols: 32, Buf: buf}
+	b := a.Slice(2, 2)
+	other := Tensor{DType: F32, Rows: 4, Cols: 32, Buf: &fakeBuf{4096}}
+	cases := []struct {
+		name      string
+		out, in   Tensor
+		allowSame bool
+		bad       bool
+	}{
+		{"other buffer", a, other, false, false},
+		{"same view allowed", a, a, true, false},
+		{"same view refused", a, a, false, true},
+		{"partial overlap", a, b, true, true},
+		{"disjoint rows", a.Slice(0, 2), b, false, false},
+	}
+	for _, c := range cases {
+		err := CheckAlias(c.out, c.in, "x", c.allowSame)
+		if (err != nil) != c.bad {
+			t.Errorf("%s: error %v, want error %v", c.name, err, c.bad)
+		}
+	}
+}
+
+type fakeBuf struct{ n int }
+
+func (f *fakeBuf) Bytes() int { return f.n }

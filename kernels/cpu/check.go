@@ -16,9 +16,8 @@ var weightTypes = map[kernels.DType]bool{
 	kernels.Q2_K: true, kernels.Q3_K: true, kernels.Q4_K: true, kernels.Q5_K: true, kernels.Q6_K: true,
 }
 
-func isFloat(dt kernels.DType) bool {
-	return dt == kernels.F32 || dt == kernels.F16 || dt == kernels.BF16
-}
+// isFloat: see kernels.DType.Float.
+func isFloat(dt kernels.DType) bool { return dt.Float() }
 
 // checkView returns t's buffer when t is a live cpu tensor whose view lies
 // inside it.
@@ -60,19 +59,10 @@ func checkFloat(op, name string, t kernels.Tensor) {
 	}
 }
 
-// checkAlias panics when out overlaps the input in, unless they are the
-// very same view and the op allows that (allowSame): the kernels read an
-// element before they write it only within one row.
+// checkAlias panics when out overlaps the input in (kernels.CheckAlias).
 func checkAlias(op, name string, out, in kernels.Tensor, allowSame bool) {
-	if out.Buf != in.Buf {
-		return
-	}
-	same := out.Off == in.Off && out.DType == in.DType && out.Rows == in.Rows && out.Cols == in.Cols
-	if same && allowSame {
-		return
-	}
-	if out.Off < in.Off+in.Bytes() && in.Off < out.Off+out.Bytes() {
-		shapePanic(op, "out %v at byte %d overlaps %s %v at byte %d", out, out.Off, name, in, in.Off)
+	if err := kernels.CheckAlias(out, in, name, allowSame); err != nil {
+		shapePanic(op, "%v", err)
 	}
 }
 

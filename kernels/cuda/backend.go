@@ -349,6 +349,5 @@ func (b *Backend) resolve(t kernels.Tensor) (*devBuf, uint64, error) {
 	return d, d.ptr + uint64(t.Off), nil
 }
 
-func isFloat(dt kernels.DType) bool {
-	return dt == kernels.F32 || dt == kernels.F16 || dt == kernels.BF16
-}
+// isFloat: see kernels.DType.Float.
+func isFloat(dt kernels.DType) bool { return dt.Float() }

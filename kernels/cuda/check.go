@@ -47,18 +47,10 @@ func weight(op, name string, t kernels.Tensor) {
 	}
 }
 
-// checkAlias panics when out overlaps input in, unless they are the very
-// same view and the op allows that (allowSame).
+// checkAlias panics when out overlaps the input in (kernels.CheckAlias).
 func checkAlias(op, name string, out, in kernels.Tensor, allowSame bool) {
-	if out.Buf != in.Buf {
-		return
-	}
-	same := out.Off == in.Off && out.DType == in.DType && out.Rows == in.Rows && out.Cols == in.Cols
-	if same && allowSame {
-		return
-	}
-	if out.Off < in.Off+in.Bytes() && in.Off < out.Off+out.Bytes() {
-		panic(fmt.Sprintf("cuda: %s: out %v at byte %d overlaps %s %v at byte %d", op, out, out.Off, name, in, in.Off))
+	if err := kernels.CheckAlias(out, in, name, allowSame); err != nil {
+		panic("cuda: " + op + ": " + err.Error())
 	}
 }
 

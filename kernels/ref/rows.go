@@ -2,17 +2,14 @@ package ref
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 
 	"spillway/kernels"
 	"spillway/kernels/quant"
 )
 
-// isFloat reports whether dt is a plain float type an op can write.
-func isFloat(dt kernels.DType) bool {
-	return dt == kernels.F32 || dt == kernels.F16 || dt == kernels.BF16
-}
+// isFloat: see kernels.DType.Float.
+func isFloat(dt kernels.DType) bool { return dt.Float() }
 
 // checkOut panics unless t is a type an op can store results in.
 func checkOut(op, name string, t kernels.Tensor) {
@@ -69,17 +66,9 @@ func setElem(t kernels.Tensor, data []byte, r, c int, v float64) {
 	}
 }
 
-// checkAlias panics when out overlaps input in, unless they are the very
-// same view and the op allows that (allowSame).
+// checkAlias panics when out overlaps the input in (kernels.CheckAlias).
 func checkAlias(op, name string, out, in kernels.Tensor, allowSame bool) {
-	if out.Buf != in.Buf {
-		return
-	}
-	same := out.Off == in.Off && out.DType == in.DType && out.Rows == in.Rows && out.Cols == in.Cols
-	if same && allowSame {
-		return
-	}
-	if out.Off < in.Off+in.Bytes() && in.Off < out.Off+out.Bytes() {
-		panic(fmt.Sprintf("ref: %s: out %v at byte %d overlaps %s %v at byte %d", op, out, out.Off, name, in, in.Off))
+	if err := kernels.CheckAlias(out, in, name, allowSame); err != nil {
+		panic("ref: " + op + ": " + err.Error())
 	}
 }
