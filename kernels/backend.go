@@ -99,3 +99,20 @@ func (p RoPEParams) Theta(pos int32, i int) float64 {
 	}
 	return th
 }
+
+// WeightPreparer is implemented by backends that keep MatMul weights in a
+// layout of their own (the cpu backend packs them into register-tile
+// panels on first use). PrepareWeights does that now for ws, so the first
+// request does not pay for it; callers that skip it lose nothing else.
+type WeightPreparer interface {
+	PrepareWeights(ws ...Tensor) error
+}
+
+// MultiMatMuler is implemented by backends that run several MatMuls of one
+// x in one call: outs[i] (T, n_i) = x (T, k) @ ws[i] (n_i, k)ᵀ, with the
+// shape, type and aliasing rules of MatMul for each pair. The cpu backend
+// quantizes x once and keeps its threads busy across all of ws. Results
+// equal separate MatMul calls bit for bit.
+type MultiMatMuler interface {
+	MatMulN(outs []Tensor, x Tensor, ws []Tensor)
+}

@@ -62,10 +62,30 @@ func New(d *Description, be kernels.Backend, maxTokens int) (*Model, error) {
 		}
 		m.layers = append(m.layers, L)
 	}
+	if err := m.prepareWeights(); err != nil {
+		return nil, err
+	}
 	if err := m.allocScratch(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// prepareWeights lets a backend that re-lays MatMul weights
+// (kernels.WeightPreparer) do it at load rather than on the first request.
+func (m *Model) prepareWeights() error {
+	p, ok := m.be.(kernels.WeightPreparer)
+	if !ok {
+		return nil
+	}
+	ws := []kernels.Tensor{m.output}
+	for _, L := range m.layers {
+		ws = append(ws, L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown)
+	}
+	if err := p.PrepareWeights(ws...); err != nil {
+		return fmt.Errorf("model: preparing weights: %w", err)
+	}
+	return nil
 }
 
 func (m *Model) allocScratch() error {
@@ -151,9 +171,7 @@ func (m *Model) block(l int, x kernels.Tensor, in *Input, kv *kernels.KVCache, a
 	h, q, k, v := m.s.h.Slice(0, T), m.s.q.Slice(0, T), m.s.k.Slice(0, T), m.s.v.Slice(0, T)
 	att, o := m.s.att.Slice(0, T), m.s.o.Slice(0, T)
 	be.RMSNorm(h, x, L.attnNorm, c.RMSEps)
-	be.MatMul(q, h, L.wq)
-	be.MatMul(k, h, L.wk)
-	be.MatMul(v, h, L.wv)
+	m.matmuls(h, []kernels.Tensor{q, k, v}, []kernels.Tensor{L.wq, L.wk, L.wv})
 	if L.bq != nil {
 		be.Add(q, q, *L.bq)
 		be.Add(k, k, *L.bk)
@@ -169,11 +187,22 @@ func (m *Model) block(l int, x kernels.Tensor, in *Input, kv *kernels.KVCache, a
 
 	gate, up := m.s.gate.Slice(0, T), m.s.up.Slice(0, T)
 	be.RMSNorm(h, x, L.ffnNorm, c.RMSEps)
-	be.MatMul(gate, h, L.wGate)
-	be.MatMul(up, h, L.wUp)
+	m.matmuls(h, []kernels.Tensor{gate, up}, []kernels.Tensor{L.wGate, L.wUp})
 	be.SiLUMul(gate, gate, up)
 	be.MatMul(o, gate, L.wDown)
 	be.Add(x, x, o)
+}
+
+// matmuls computes outs[i] = x @ ws[i]ᵀ, in one call where the backend
+// takes several weights of one x (kernels.MultiMatMuler).
+func (m *Model) matmuls(x kernels.Tensor, outs, ws []kernels.Tensor) {
+	if mm, ok := m.be.(kernels.MultiMatMuler); ok {
+		mm.MatMulN(outs, x, ws)
+		return
+	}
+	for i := range ws {
+		m.be.MatMul(outs[i], x, ws[i])
+	}
 }
 
 // logits projects the wanted rows of x to the vocabulary, logitChunk rows

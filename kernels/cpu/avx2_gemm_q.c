@@ -133,6 +133,7 @@ GEMM_LEGACY(gemm_q5_1, pack_q5_1, 4, 0)
 GEMM_LEGACY(gemm_q8_0, pack_q8_0, 8, 1)
 
 void sw_avx2_fill_kgemm(sw_isa_table *t);
+void sw_avx2_fill_pgemm(sw_isa_table *t);
 
 void sw_avx2_fill_gemm(sw_isa_table *t) {
 	t->gemm[SW_Q4_0] = gemm_q4_0;
@@ -147,6 +148,7 @@ void sw_avx2_fill_gemm(sw_isa_table *t) {
 	t->gemm_min_t[SW_Q4_0] = t->gemm_min_t[SW_Q4_1] = t->gemm_min_t[SW_Q8_0] = 5;
 	t->gemm_min_t[SW_Q5_0] = t->gemm_min_t[SW_Q5_1] = 5;
 	sw_avx2_fill_kgemm(t);
+	sw_avx2_fill_pgemm(t);
 }
 
 SW_AVX2_END

@@ -54,6 +54,10 @@ type Backend struct {
 	owned  []*buffer
 	err    error // first scratch failure since the last Sync
 	closed bool
+	// Packed twins of MatMul weights (pack.go), by the buffer they copy.
+	twins     map[*buffer]map[twinKey]packedTwin
+	twinBytes int
+	noPack    bool // SPILLWAY_CPU_PACK=off
 }
 
 var _ kernels.Backend = (*Backend)(nil)
@@ -90,7 +94,7 @@ func newISA(o kernels.Options, name string) (*Backend, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("cpu: cannot start a pool of %d threads", n)
 	}
-	b := &Backend{ctx: ctx}
+	b := &Backend{ctx: ctx, noPack: packDisabled()}
 	for k, v := range isaNames {
 		if v == isa {
 			b.isa = k
@@ -213,6 +217,9 @@ func (b *Backend) Upload(dst kernels.Tensor, src []byte) error {
 	if len(src) != len(d) {
 		return fmt.Errorf("cpu: Upload: %v holds %d bytes, source has %d", dst, len(d), len(src))
 	}
+	b.mu.Lock()
+	b.dropTwinsLocked(dst.Buf.(*buffer))
+	b.mu.Unlock()
 	copy(d, src)
 	return nil
 }
@@ -282,6 +289,9 @@ func (b *Backend) Close() error {
 		buf.p, buf.freed = nil, true
 	}
 	b.owned = nil
+	for buf := range b.twins {
+		b.dropTwinsLocked(buf)
+	}
 	b.ctx.free()
 	return nil
 }

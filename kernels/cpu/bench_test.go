@@ -171,7 +171,7 @@ func BenchmarkMatMulSmallT(b *testing.B) {
 	be := newBench(b)
 	defer be.Close()
 	shapes := []conformance.MatMulShape{{Name: "attn_q", N: 2048, K: 2048}, {Name: "ffn_up", N: 5632, K: 2048}}
-	for _, dt := range []kernels.DType{kernels.Q4_0, kernels.Q8_0, kernels.Q4_K} {
+	for _, dt := range []kernels.DType{kernels.Q4_0, kernels.Q8_0, kernels.Q4_K, kernels.Q6_K} {
 		for _, s := range shapes {
 			for _, T := range []int{1, 8, 16, 32, 64, 512} {
 				name := fmt.Sprintf("%s/%s_%dx%d/T=%d", dt, s.Name, s.N, s.K, T)

@@ -90,9 +90,33 @@ func (c *cctx) silumul(out, g, u view) error {
 	return status(C.sw_op_silumul(c.p, out.c(), g.c(), u.c()))
 }
 
-func (c *cctx) matmul(out, x, w view) error {
-	return status(C.sw_op_matmul(c.p, out.c(), x.c(), w.c()))
+// matmul reads w's packed twin when packed is not nil.
+func (c *cctx) matmul(out, x, w view, packed unsafe.Pointer) error {
+	return status(C.sw_op_matmul(c.p, out.c(), x.c(), w.c(), (*C.uint8_t)(packed)))
 }
+
+// matmulPacked runs outs[i] = x @ ws[i]ᵀ over the packed twins, in one
+// pass of the pool (len ≤ maxMulti).
+func (c *cctx) matmulPacked(outs []view, x view, ws []view, packed []unsafe.Pointer) error {
+	var co, cw C.sw_tensors
+	var cp C.sw_packs
+	for i := range outs {
+		co.t[i], cw.t[i], cp.p[i] = outs[i].c(), ws[i].c(), (*C.uint8_t)(packed[i])
+	}
+	return status(C.sw_op_matmul_packed(c.p, C.int(len(outs)), co, x.c(), cw, cp))
+}
+
+// maxMulti is the most weights one packed MatMul call takes (SW_MAXW).
+const maxMulti = C.SW_MAXW
+
+// packBytes is the size of the packed twin of a (rows, cols) weight of dt,
+// or 0 when this context's kernels keep dt as it is.
+func (c *cctx) packBytes(dt kernels.DType, rows, cols int) int {
+	return int(C.sw_pack_bytes(c.p, C.int(dt), C.int(rows), C.int(cols)))
+}
+
+// pack writes w's packed twin (packBytes bytes) to dst.
+func (c *cctx) pack(w view, dst unsafe.Pointer) { C.sw_op_pack(c.p, w.c(), (*C.uint8_t)(dst)) }
 
 func (c *cctx) storekv(kc, vc, k, v view, slots []int32) error {
 	return status(C.sw_op_storekv(c.p, kc.c(), vc.c(), k.c(), v.c(), i32ptr(slots)))

@@ -11,4 +11,15 @@
 // Per-thread scratch bytes the panel kernel of wtype needs for a row of k.
 size_t sw_panel_scratch(int wtype, int k);
 
+// Packed weights (pack.c): panels of SW_PK_ROWS rows laid out for the
+// tiles. SW_PK_Q4_0: bytes per 32-element block of a Q4_0 panel.
+#define SW_PK_ROWS 8
+#define SW_PK_Q4_0 144
+#define SW_PK_Q6_K 1808 // bytes per 256-element super-block of a Q6_K panel
+// Bytes of one packed panel of k columns; 0 when wtype has no packed form.
+size_t sw_pk_panel_bytes(int wtype, int k);
+float sw_pk_fold(int wtype);
+void sw_pack_q4_0x8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
+void sw_pack_q6_kx8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
+
 #endif

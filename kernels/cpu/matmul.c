@@ -6,7 +6,8 @@
 // of each w row with up to four x rows at a time, w chunks sized to stay in
 // cache across the T rows; from the ISA's per-type gemm_min_t on, the
 // panel kernel repacks 8 or 16 rows of w once and sweeps all T rows of x
-// with register tiles.
+// with register tiles. Weights packed ahead (pack.c) go to
+// matmul_packed.c instead.
 #include "sw.h"
 #include "gemm.h"
 #include "ops.h"
@@ -77,7 +78,8 @@ static void plan(mm_job *j, int nth) {
 	j->nunits = (n + j->unit - 1) / j->unit;
 }
 
-int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w) {
+int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, const uint8_t *packed) {
+	if (packed) return sw_op_matmul_packed(c, 1, (sw_tensors){{out}}, x, (sw_tensors){{w}}, (sw_packs){{packed}});
 	int T = x.rows, k = x.cols, n = w.rows;
 	if (T == 0 || n == 0) return 0;
 	int xfmt = sw_xfmt(w.type);

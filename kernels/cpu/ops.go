@@ -5,6 +5,7 @@ package cpu
 import (
 	"fmt"
 	"runtime"
+	"unsafe"
 
 	"spillway/kernels"
 )
@@ -66,22 +67,71 @@ func (b *Backend) RMSNorm(out, x, w kernels.Tensor, eps float32) {
 // MatMul: out (T, n) = x (T, k) @ w (n, k)ᵀ for every weight type of
 // weightTypes; quantized w meets x quantized to 8 bits once per call.
 func (b *Backend) MatMul(out, x, w kernels.Tensor) {
+	b.MatMulN([]kernels.Tensor{out}, x, []kernels.Tensor{w})
+}
+
+// MatMulN: outs[i] = x @ ws[i]ᵀ (kernels.MultiMatMuler). Weights of one
+// packed type share one activation quantization and one pass of the pool;
+// anything else runs as separate MatMuls.
+func (b *Backend) MatMulN(outs []kernels.Tensor, x kernels.Tensor, ws []kernels.Tensor) {
 	const op = "MatMul"
-	checkFloat(op, "out", out)
+	if len(outs) != len(ws) {
+		shapePanic(op, "%d outputs for %d weights", len(outs), len(ws))
+	}
 	checkFloat(op, "x", x)
-	if !weightTypes[w.DType] {
-		shapePanic(op, "w %v: %s is not a weight type", w, w.DType)
+	xv := mustView(op, "x", x)
+	ovs, wvs := make([]view, len(ws)), make([]view, len(ws))
+	for i, w := range ws {
+		out := outs[i]
+		checkFloat(op, "out", out)
+		if !weightTypes[w.DType] {
+			shapePanic(op, "w %v: %s is not a weight type", w, w.DType)
+		}
+		if x.Cols != w.Cols || out.Rows != x.Rows || out.Cols != w.Rows {
+			shapePanic(op, "out %v = x %v @ w %vᵀ", out, x, w)
+		}
+		ovs[i], wvs[i] = mustView(op, "out", out), mustView(op, "w", w)
+		checkAlias(op, "x", out, x, false)
+		checkAlias(op, "w", out, w, false)
+		for j := range i {
+			checkAlias(op, "another output", out, outs[j], false)
+		}
 	}
-	if x.Cols != w.Cols || out.Rows != x.Rows || out.Cols != w.Rows {
-		shapePanic(op, "out %v = x %v @ w %vᵀ", out, x, w)
-	}
-	ov, xv, wv := mustView(op, "out", out), mustView(op, "x", x), mustView(op, "w", w)
-	checkAlias(op, "x", out, x, false)
-	checkAlias(op, "w", out, w, false)
-	if x.Rows == 0 || w.Rows == 0 {
+	if x.Rows == 0 {
 		return
 	}
-	b.run(op, func() error { return b.ctx.matmul(ov, xv, wv) }, out.Buf, x.Buf, w.Buf)
+	keep := []any{x.Buf}
+	for i := range ws {
+		keep = append(keep, outs[i].Buf, ws[i].Buf)
+	}
+	b.run(op, func() error { return b.matmulLocked(ovs, xv, ws, wvs) }, keep...)
+}
+
+// matmulLocked runs the packed weights of the first weight's type together
+// and every other weight on its own. b.mu is held.
+func (b *Backend) matmulLocked(ovs []view, xv view, ws []kernels.Tensor, wvs []view) error {
+	var po, pw []view
+	var pp []unsafe.Pointer
+	for i, w := range ws {
+		if w.Rows == 0 {
+			continue
+		}
+		packed, err := b.twinLocked(w, wvs[i])
+		if err != nil {
+			return err
+		}
+		if packed == nil || len(pp) == maxMulti || (len(pw) > 0 && pw[0].dt != w.DType) {
+			if err := b.ctx.matmul(ovs[i], xv, wvs[i], packed); err != nil {
+				return err
+			}
+			continue
+		}
+		po, pw, pp = append(po, ovs[i]), append(pw, wvs[i]), append(pp, packed)
+	}
+	if len(pp) == 0 {
+		return nil
+	}
+	return b.ctx.matmulPacked(po, xv, pw, pp)
 }
 
 // Add: out (T, d) = a (T, d) + b (T, d) or b (1, d) broadcast. out may

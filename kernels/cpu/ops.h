@@ -12,6 +12,17 @@ typedef struct {
 	int type, rows, cols;
 } sw_tensor;
 
+#define SW_MAXW 4 // weights one sw_op_matmul_packed call takes
+
+// A few tensors or packed weights, passed by value so the cgo bridge hands
+// C no Go memory that holds Go pointers.
+typedef struct {
+	sw_tensor t[SW_MAXW];
+} sw_tensors;
+typedef struct {
+	const uint8_t *p[SW_MAXW];
+} sw_packs;
+
 sw_ctx *sw_ctx_new(int isa, int nthreads);
 void sw_ctx_free(sw_ctx *c);
 
@@ -20,7 +31,16 @@ int sw_op_rmsnorm(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, float eps)
 int sw_op_add(sw_ctx *c, sw_tensor out, sw_tensor a, sw_tensor b);
 int sw_op_silumul(sw_ctx *c, sw_tensor out, sw_tensor gate, sw_tensor up);
 int sw_op_storekv(sw_ctx *c, sw_tensor kc, sw_tensor vc, sw_tensor k, sw_tensor v, const int32_t *slots);
-int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w);
+// packed: w's packed twin (sw_op_pack), or NULL to read w as it is.
+int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, const uint8_t *packed);
+// Bytes of the packed twin of a weight of this type and shape, or 0 when
+// the context's kernels keep such weights as they are.
+size_t sw_pack_bytes(sw_ctx *c, int type, int rows, int cols);
+// outs[i] = x @ ws[i]ᵀ for nw ≤ SW_MAXW weights of one type, all packed
+// (packed[i]: ws[i]'s twin), in one pass of the pool.
+int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors outs, sw_tensor x, sw_tensors ws, sw_packs packed);
+// Writes w's packed twin (sw_pack_bytes(w) bytes) into dst.
+void sw_op_pack(sw_ctx *c, sw_tensor w, uint8_t *dst);
 
 typedef struct {
 	int head_dim, ndims, neox;

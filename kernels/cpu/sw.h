@@ -71,6 +71,11 @@ typedef void (*sw_xquant_fn)(int k, const float *x, uint8_t *xq);
 // Panel GEMM: out rows [0, T) × columns [r0, r0+nr), nr ≤ panel height.
 struct sw_mm;
 typedef void (*sw_gemm_fn)(const struct sw_mm *mm, int r0, int nr, void *scratch);
+// Packed weights (pack.c): pack writes panels [p0, p1) of w (n, k) into
+// dst; pgemm sweeps rows [t0, t1) of x over panels [p0, p1) of the packed
+// weights mm->w (mm->wstride: bytes per panel).
+typedef void (*sw_pack_fn)(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
+typedef void (*sw_pgemm_fn)(const struct sw_mm *mm, int p0, int p1, int t0, int t1);
 
 typedef struct {
 	int isa;
@@ -81,6 +86,8 @@ typedef struct {
 	sw_gemm_fn gemm[SW_NTYPES]; // NULL: no panel kernel, use dot for all T
 	int gemm_rows[SW_NTYPES];   // rows of w per panel
 	int gemm_min_t[SW_NTYPES];  // rows of x from which the panel kernel wins
+	sw_pack_fn pack[SW_NTYPES];   // NULL: weights of the type stay as they are
+	sw_pgemm_fn pgemm[SW_NTYPES]; // every T, over weights pack made
 	// exp over a vector in place; softmax and SiLU use it.
 	void (*vexp)(float *x, int n);
 	// Σ a·b over n floats

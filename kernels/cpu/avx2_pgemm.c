@@ -1,0 +1,97 @@
+// AVX2 tiles over packed Q4_0 weights (pack.c): C rows of x (1..6) against
+// one 8-row panel, for every T. The panel's 4-bit weights u stay unsigned
+// and meet x's signed bytes in maddubs; the zero point 8 of Q4_0 comes in
+// through the X32 rows' second array, which the driver has scaled to
+// c = −8·d·Σq, so a block adds dw·(dx·Σu·q + c) with two FMAs.
+//
+// Per block and row of x: 8 maddubs and 8 int16 adds (a pair of products
+// of 15 and 127 is at most 3810, eight of them 30480: no saturation), one
+// madd to int32, one convert, two FMAs. The panel's unpacking (an AND and
+// a shift per 64 weights) is shared by the C rows, so a wider tile does
+// less of it per row; up to 6 rows fit the 16 registers.
+#if defined(__x86_64__)
+#include "avx2.h"
+
+#define REP1(M) M(0)
+#define REP2(M) REP1(M) M(1)
+#define REP3(M) REP2(M) M(2)
+#define REP4(M) REP3(M) M(3)
+#define REP5(M) REP4(M) M(4)
+#define REP6(M) REP5(M) M(5)
+
+#define DECL(j)                                                                        \
+	__m256 a##j = _mm256_setzero_ps();                                                 \
+	const uint8_t *x##j = mm->x + (size_t)(t0 + j) * mm->xstride;                     \
+	const float *d##j = x32_d(x##j, k), *c##j = x32_s(x##j, k);
+#define INNER(j)                                                                       \
+	{                                                                                  \
+		__m256i p = _mm256_maddubs_epi16(lo, bcast4(x##j + QK * b + 4 * h));            \
+		s##j = h == 0 ? p : _mm256_add_epi16(s##j, p);                                 \
+		KEEP(s##j);                                                                    \
+		p = _mm256_maddubs_epi16(hi, bcast4(x##j + QK * b + 4 * h + 16));               \
+		s##j = _mm256_add_epi16(s##j, p);                                              \
+		KEEP(s##j);                                                                    \
+	}
+#define EPI(j)                                                                         \
+	{                                                                                  \
+		__m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(s##j, ones));                   \
+		f = _mm256_fmadd_ps(_mm256_set1_ps(d##j[b]), f, _mm256_set1_ps(c##j[b]));       \
+		a##j = _mm256_fmadd_ps(dw, f, a##j);                                           \
+	}
+#define SDECL(j) __m256i s##j;
+#define STORE(j) store_cols(mm->out + (size_t)(t0 + j) * mm->ldo + r0, a##j, nr);
+
+#define TILE(C)                                                                             \
+	static void tile##C(const sw_mm *mm, const uint8_t *P, int t0, int r0, int nr) {        \
+		const int k = mm->k, nb = k / QK;                                                     \
+		const __m256i m4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);               \
+		REP##C(DECL)                                                                          \
+		for (int b = 0; b < nb; b++) {                                                        \
+			const uint8_t *pb = P + (size_t)b * SW_PK_Q4_0;                                   \
+			REP##C(SDECL)                                                                     \
+			_Pragma("GCC unroll 4") for (int h = 0; h < 4; h++) {                             \
+				__m256i v = loadu256(pb + 32 * h);                                            \
+				__m256i lo = _mm256_and_si256(v, m4);                                         \
+				__m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);                   \
+				REP##C(INNER)                                                                 \
+			}                                                                                 \
+			__m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + 128)));       \
+			REP##C(EPI)                                                                       \
+		}                                                                                     \
+		REP##C(STORE)                                                                         \
+	}
+TILE(1)
+TILE(2)
+TILE(3)
+TILE(4)
+TILE(5)
+TILE(6)
+
+typedef void (*tile_fn)(const sw_mm *, const uint8_t *, int, int, int);
+static const tile_fn tiles[7] = {NULL, tile1, tile2, tile3, tile4, tile5, tile6};
+
+// Rows [t0, t1) of x go in tiles of at most 6, as even as possible (16
+// rows: 6, 5, 5), so no narrow tile is left at the end.
+static void pgemm_q4_0(const sw_mm *mm, int p0, int p1, int t0, int t1) {
+	int T = t1 - t0, nt = (T + 5) / 6;
+	for (int p = p0; p < p1; p++) {
+		const uint8_t *P = mm->w + (size_t)p * mm->wstride;
+		int r0 = p * SW_PK_ROWS, nr = mm->n - r0 < SW_PK_ROWS ? mm->n - r0 : SW_PK_ROWS;
+		for (int i = 0, t = t0; i < nt; i++) {
+			int c = T / nt + (i < T % nt);
+			tiles[c](mm, P, t, r0, nr);
+			t += c;
+		}
+	}
+}
+
+void sw_avx2_fill_pgemm_q6k(sw_isa_table *t);
+
+void sw_avx2_fill_pgemm(sw_isa_table *t) {
+	t->pack[SW_Q4_0] = sw_pack_q4_0x8;
+	t->pgemm[SW_Q4_0] = pgemm_q4_0;
+	sw_avx2_fill_pgemm_q6k(t);
+}
+
+SW_AVX2_END
+#endif

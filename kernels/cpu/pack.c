@@ -1,0 +1,93 @@
+// Packed MatMul weights: a weight is re-laid once, on its first MatMul (or
+// when the engine prepares it at load), into panels of SW_PK_ROWS rows whose
+// bytes the register tiles read in order, so no step repacks a panel again
+// and the single-row (decode) path reads the same bytes as the batched one.
+// The packed twin holds exactly the information of the GGUF rows (it is a
+// permutation of their bytes plus zero rows that pad the last panel).
+//
+// Q4_0 ("q4_0x8"), per panel p (rows 8p..8p+7) and block b, at byte
+// (p·nb + b)·SW_PK_Q4_0 (nb = k/32):
+//   [0, 128)   qs: byte 32h + 4r + i = qs[4h + i] of row r's block b
+//              (h = 0..3, i = 0..3). Low nibbles are elements 4h..4h+3,
+//              high nibbles elements 4h+16..4h+19, so one 32-byte load
+//              gives 4 elements of all 8 rows twice over.
+//   [128, 144) d: the 8 rows' F16 scales.
+//
+// Q6_K ("q6_kx8"), per panel and super-block b, at byte (p·nb + b)·SW_PK_Q6_K
+// (nb = k/256), with u = q + 32 in [0, 64) the unsigned 6-bit weight:
+//   [0, 1024)     low 4 bits of u, chunk c (32 elements) at 128c, laid out
+//                 as Q4_0's qs (low nibble: element 32c+4h+i, high nibble:
+//                 32c+16+4h+i).
+//   [1024, 1536)  high 2 bits of u, chunk c at 1024 + 64c: two 32-byte
+//                 vectors e = 0, 1; byte 4r + i of vector e holds, at bits
+//                 2h..2h+1, the bits of element 32c + 16e + 4h + i.
+//   [1536, 1792)  scales: sub-block j (16 elements) at 1536 + 16j, the
+//                 int8 pair (sc, sc) of each row, which sign-extends to the
+//                 int16 lanes that meet maddubs' pairs in one madd.
+//   [1792, 1808)  d: the 8 rows' F16 scales.
+// Rows past n are zero (scale 0), so they contribute nothing.
+#include "sw.h"
+#include "gemm.h"
+#include "unpack.h"
+
+size_t sw_pk_panel_bytes(int wtype, int k) {
+	switch (wtype) {
+	case SW_Q4_0: return (size_t)(k / QK) * SW_PK_Q4_0;
+	case SW_Q6_K: return (size_t)(k / QKK) * SW_PK_Q6_K;
+	default: return 0;
+	}
+}
+
+// The factor the packed kernels of wtype want the X32 rows' s = d·Σq
+// scaled by: −8 folds Q4_0's zero point into it (w = d·(u − 8)).
+float sw_pk_fold(int wtype) { return wtype == SW_Q4_0 ? -8.0f : 1.0f; }
+
+void sw_pack_q4_0x8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst) {
+	int nb = k / QK;
+	for (int p = p0; p < p1; p++) {
+		uint8_t *pp = dst + (size_t)p * nb * SW_PK_Q4_0;
+		for (int b = 0; b < nb; b++) {
+			uint8_t *o = pp + (size_t)b * SW_PK_Q4_0;
+			memset(o, 0, SW_PK_Q4_0);
+			for (int r = 0; r < SW_PK_ROWS; r++) {
+				int row = p * SW_PK_ROWS + r;
+				if (row >= n) break;
+				const blk_q4_0 *blk = (const blk_q4_0 *)(w + (size_t)row * wstride) + b;
+				for (int h = 0; h < 4; h++) memcpy(o + 32 * h + 4 * r, blk->qs + 4 * h, 4);
+				memcpy(o + 128 + 2 * r, &blk->d, 2);
+			}
+		}
+	}
+}
+
+// One row's super-block into the panel block o (zeroed by the caller).
+static void pack_q6k_row(const uint8_t *blk, int r, uint8_t *o) {
+	uint8_t u[QKK];
+	sw_kscales s;
+	sw_unpack256(SW_Q6_K, blk, u, &s);
+	for (int c = 0; c < 8; c++) {
+		const uint8_t *uc = u + 32 * c;
+		for (int h = 0; h < 4; h++)
+			for (int i = 0; i < 4; i++) {
+				int lo = uc[4 * h + i], hi = uc[16 + 4 * h + i];
+				o[128 * c + 32 * h + 4 * r + i] = (uint8_t)((lo & 0xF) | (hi & 0xF) << 4);
+				o[1024 + 64 * c + 4 * r + i] |= (uint8_t)((lo >> 4) << (2 * h));
+				o[1024 + 64 * c + 32 + 4 * r + i] |= (uint8_t)((hi >> 4) << (2 * h));
+			}
+	}
+	for (int j = 0; j < 16; j++) o[1536 + 16 * j + 2 * r] = o[1536 + 16 * j + 2 * r + 1] = (uint8_t)(int8_t)s.sc[j];
+	memcpy(o + 1792 + 2 * r, &((const blk_q6_k *)blk)->d, 2);
+}
+
+void sw_pack_q6_kx8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst) {
+	int nb = k / QKK;
+	for (int p = p0; p < p1; p++) {
+		uint8_t *pp = dst + (size_t)p * nb * SW_PK_Q6_K;
+		for (int b = 0; b < nb; b++) {
+			uint8_t *o = pp + (size_t)b * SW_PK_Q6_K;
+			memset(o, 0, SW_PK_Q6_K);
+			for (int r = 0; r < SW_PK_ROWS && p * SW_PK_ROWS + r < n; r++)
+				pack_q6k_row(w + (size_t)(p * SW_PK_ROWS + r) * wstride + (size_t)b * sizeof(blk_q6_k), r, o);
+		}
+	}
+}
