@@ -90,6 +90,7 @@ void sw_avx2_fill_pgemm_q6k(sw_isa_table *t);
 void sw_avx2_fill_pgemm(sw_isa_table *t) {
 	t->pack[SW_Q4_0] = sw_pack_q4_0x8;
 	t->pgemm[SW_Q4_0] = pgemm_q4_0;
+	t->pk_min_t[SW_Q4_0] = 1;
 	sw_avx2_fill_pgemm_q6k(t);
 }
 

@@ -99,6 +99,10 @@ static void pgemm_q6_k(const sw_mm *mm, int p0, int p1, int t0, int t1) {
 void sw_avx2_fill_pgemm_q6k(sw_isa_table *t) {
 	t->pack[SW_Q6_K] = sw_pack_q6_kx8;
 	t->pgemm[SW_Q6_K] = pgemm_q6_k;
+	// Single decodes stay on the dot product over the GGUF bytes: the 6-bit
+	// unpacking makes this tile compute-bound at T=1 (about half the memory
+	// bandwidth the dot reaches); from a few rows of x on it wins.
+	t->pk_min_t[SW_Q6_K] = 4;
 }
 
 SW_AVX2_END

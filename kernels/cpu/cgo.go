@@ -115,6 +115,10 @@ func (c *cctx) packBytes(dt kernels.DType, rows, cols int) int {
 	return int(C.sw_pack_bytes(c.p, C.int(dt), C.int(rows), C.int(cols)))
 }
 
+// packMinT is the number of rows of x from which MatMul reads the packed
+// twin of a dt weight (1: always; the GGUF bytes are then never read again).
+func (c *cctx) packMinT(dt kernels.DType) int { return int(C.sw_pack_min_t(c.p, C.int(dt))) }
+
 // pack writes w's packed twin (packBytes bytes) to dst.
 func (c *cctx) pack(w view, dst unsafe.Pointer) { C.sw_op_pack(c.p, w.c(), (*C.uint8_t)(dst)) }
 

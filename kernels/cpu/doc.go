@@ -13,8 +13,16 @@
 //   - Memory: Alloc and AllocKV return zeroed, 64-byte-aligned C memory
 //     that Close frees. FromHost aliases the caller's bytes (an mmapped
 //     GGUF, say) and never copies them; the caller keeps them alive and
-//     unchanged while the tensor is in use. Kernels read weights in their
-//     GGUF layout; repacked panels live only in per-thread scratch.
+//     unchanged while the tensor is in use. The one copy the backend makes
+//     is a MatMul weight's packed twin (pack.go, pack.c): on AVX2, Q4_0 and
+//     Q6_K weights are re-laid once, at PrepareWeights or their first
+//     MatMul, into 8-row panels in the order the register tiles read them
+//     (a permutation of the same bytes, plus zero padding rows). Twins are
+//     keyed by (buffer, offset, shape, type), dropped by an Upload into
+//     their buffer and freed at Close. Where MatMul never reads the GGUF
+//     bytes again (Q4_0), their pages are handed back (MADV_PAGEOUT), so
+//     resident memory stays one copy of the weights; Q6_K keeps both, since
+//     single decodes read the original. SPILLWAY_CPU_PACK=off disables it.
 //   - Dispatch: the kernel table is chosen once per backend at New: avx2
 //     (AVX2+FMA+F16C, detected with __builtin_cpu_supports) or the portable
 //     scalar C path. SPILLWAY_CPU_ISA=scalar|avx2|avx512 forces a level and
@@ -36,11 +44,15 @@
 //   - MatMul: quantized weights meet x quantized once per call to 8 bits
 //     (blocks of 32 for the legacy types, of 256 with 16-element sums for
 //     the k-quants; values in [-127, 127]) in exact integer block sums, as
-//     llama.cpp does; float weights use F32 FMA. Up to a per-type number of
-//     rows of x (about 5 to 8; 48 for float weights) each weight row is
-//     dotted with four x rows at a time; beyond it, 8 (16) rows of w are
-//     unpacked into a panel in L1/L2 and swept over all of x with register
-//     tiles whose lanes are output columns.
+//     llama.cpp does; float weights use F32 FMA. Packed weights run one
+//     tile kernel for every T (1 to 6 rows of x per tile, each row's sums
+//     in the same order whatever the tile, so results do not depend on the
+//     batch) and MatMulN runs several weights of one x in one pass of the
+//     pool. Other weights: up to a per-type number of rows of x (about 5
+//     to 8; 48 for float weights) each weight row is dotted with four x
+//     rows at a time; beyond it, 8 (16) rows of w are unpacked into a
+//     panel in L1/L2 and swept over all of x with register tiles whose
+//     lanes are output columns.
 //   - Numerics: F32 activations and accumulation; F16/BF16 tensors are
 //     widened to F32 and rounded back (ties to even). Softmax is online in
 //     F32; RoPE computes angles and rotates in float64 like the reference.

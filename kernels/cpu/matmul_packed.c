@@ -126,6 +126,8 @@ int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors out_, sw_tensor x, sw_tens
 	return 0;
 }
 
+int sw_pack_min_t(sw_ctx *c, int type) { return type >= 0 && type < SW_NTYPES ? c->k->pk_min_t[type] : 0; }
+
 size_t sw_pack_bytes(sw_ctx *c, int type, int rows, int cols) {
 	if (type < 0 || type >= SW_NTYPES || !c->k->pack[type] || !c->k->pgemm[type] || cols % QK != 0) return 0;
 	size_t npan = ((size_t)rows + SW_PK_ROWS - 1) / SW_PK_ROWS;

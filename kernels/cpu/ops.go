@@ -120,6 +120,9 @@ func (b *Backend) matmulLocked(ovs []view, xv view, ws []kernels.Tensor, wvs []v
 		if err != nil {
 			return err
 		}
+		if packed != nil && xv.rows < b.ctx.packMinT(w.DType) {
+			packed = nil
+		}
 		if packed == nil || len(pp) == maxMulti || (len(pw) > 0 && pw[0].dt != w.DType) {
 			if err := b.ctx.matmul(ovs[i], xv, wvs[i], packed); err != nil {
 				return err

@@ -36,6 +36,9 @@ int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, const uint8
 // Bytes of the packed twin of a weight of this type and shape, or 0 when
 // the context's kernels keep such weights as they are.
 size_t sw_pack_bytes(sw_ctx *c, int type, int rows, int cols);
+// Rows of x from which MatMul reads the packed twin of a weight of type
+// (below it, the weight's own bytes; 1: always the twin).
+int sw_pack_min_t(sw_ctx *c, int type);
 // outs[i] = x @ ws[i]ᵀ for nw ≤ SW_MAXW weights of one type, all packed
 // (packed[i]: ws[i]'s twin), in one pass of the pool.
 int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors outs, sw_tensor x, sw_tensors ws, sw_packs packed);

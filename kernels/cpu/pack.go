@@ -48,6 +48,9 @@ func (b *Backend) twinLocked(w kernels.Tensor, wv view) (unsafe.Pointer, error) 
 		return nil, fmt.Errorf("cpu: cannot allocate %d bytes to pack weight %v", n, w)
 	}
 	b.ctx.pack(wv, p)
+	if buf.host != nil && b.ctx.packMinT(w.DType) == 1 {
+		releaseHost(wv.p, w.Bytes())
+	}
 	if b.twins == nil {
 		b.twins = map[*buffer]map[twinKey]packedTwin{}
 	}

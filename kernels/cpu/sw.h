@@ -87,7 +87,8 @@ typedef struct {
 	int gemm_rows[SW_NTYPES];   // rows of w per panel
 	int gemm_min_t[SW_NTYPES];  // rows of x from which the panel kernel wins
 	sw_pack_fn pack[SW_NTYPES];   // NULL: weights of the type stay as they are
-	sw_pgemm_fn pgemm[SW_NTYPES]; // every T, over weights pack made
+	sw_pgemm_fn pgemm[SW_NTYPES]; // over weights pack made, from pk_min_t rows of x on
+	int pk_min_t[SW_NTYPES];      // below it, MatMul reads the GGUF layout
 	// exp over a vector in place; softmax and SiLU use it.
 	void (*vexp)(float *x, int n);
 	// Σ a·b over n floats
