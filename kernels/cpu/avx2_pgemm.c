@@ -67,23 +67,9 @@ TILE(4)
 TILE(5)
 TILE(6)
 
-typedef void (*tile_fn)(const sw_mm *, const uint8_t *, int, int, int);
-static const tile_fn tiles[7] = {NULL, tile1, tile2, tile3, tile4, tile5, tile6};
+static const sw_ptile_fn tiles[7] = {NULL, tile1, tile2, tile3, tile4, tile5, tile6};
 
-// Rows [t0, t1) of x go in tiles of at most 6, as even as possible (16
-// rows: 6, 5, 5), so no narrow tile is left at the end.
-static void pgemm_q4_0(const sw_mm *mm, int p0, int p1, int t0, int t1) {
-	int T = t1 - t0, nt = (T + 5) / 6;
-	for (int p = p0; p < p1; p++) {
-		const uint8_t *P = mm->w + (size_t)p * mm->wstride;
-		int r0 = p * SW_PK_ROWS, nr = mm->n - r0 < SW_PK_ROWS ? mm->n - r0 : SW_PK_ROWS;
-		for (int i = 0, t = t0; i < nt; i++) {
-			int c = T / nt + (i < T % nt);
-			tiles[c](mm, P, t, r0, nr);
-			t += c;
-		}
-	}
-}
+static void pgemm_q4_0(const sw_mm *mm, int p0, int p1, int t0, int t1) { sw_sweep_panels(mm, p0, p1, t0, t1, tiles, 6); }
 
 void sw_avx2_fill_pgemm_q6k(sw_isa_table *t);
 

@@ -79,22 +79,9 @@ TILE(2)
 TILE(3)
 TILE(4)
 
-typedef void (*tile_fn)(const sw_mm *, const uint8_t *, int, int, int);
-static const tile_fn tiles[5] = {NULL, q6tile1, q6tile2, q6tile3, q6tile4};
+static const sw_ptile_fn tiles[5] = {NULL, q6tile1, q6tile2, q6tile3, q6tile4};
 
-// Rows [t0, t1) of x in tiles of at most 4, as even as possible.
-static void pgemm_q6_k(const sw_mm *mm, int p0, int p1, int t0, int t1) {
-	int T = t1 - t0, nt = (T + 3) / 4;
-	for (int p = p0; p < p1; p++) {
-		const uint8_t *P = mm->w + (size_t)p * mm->wstride;
-		int r0 = p * SW_PK_ROWS, nr = mm->n - r0 < SW_PK_ROWS ? mm->n - r0 : SW_PK_ROWS;
-		for (int i = 0, t = t0; i < nt; i++) {
-			int c = T / nt + (i < T % nt);
-			tiles[c](mm, P, t, r0, nr);
-			t += c;
-		}
-	}
-}
+static void pgemm_q6_k(const sw_mm *mm, int p0, int p1, int t0, int t1) { sw_sweep_panels(mm, p0, p1, t0, t1, tiles, 4); }
 
 void sw_avx2_fill_pgemm_q6k(sw_isa_table *t) {
 	t->pack[SW_Q6_K] = sw_pack_q6_kx8;

@@ -22,4 +22,25 @@ float sw_pk_fold(int wtype);
 void sw_pack_q4_0x8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
 void sw_pack_q6_kx8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
 
+// A tile: rows [t0, t0+C) of x against the panel P (output columns
+// [r0, r0+nr)); C is fixed by the function.
+typedef void (*sw_ptile_fn)(const sw_mm *mm, const uint8_t *P, int t0, int r0, int nr);
+
+// Rows [t0, t1) of x over panels [p0, p1) of mm->w, in tiles of at most
+// maxc rows split as evenly as possible (16 rows by 6: 6, 5, 5), so no
+// narrow tile is left at the end. tiles[c] takes c rows.
+static inline void sw_sweep_panels(const sw_mm *mm, int p0, int p1, int t0, int t1, const sw_ptile_fn *tiles,
+                                   int maxc) {
+	int T = t1 - t0, nt = (T + maxc - 1) / maxc;
+	for (int p = p0; p < p1; p++) {
+		const uint8_t *P = mm->w + (size_t)p * mm->wstride;
+		int r0 = p * SW_PK_ROWS, nr = mm->n - r0 < SW_PK_ROWS ? mm->n - r0 : SW_PK_ROWS;
+		for (int i = 0, t = t0; i < nt; i++) {
+			int c = T / nt + (i < T % nt);
+			tiles[c](mm, P, t, r0, nr);
+			t += c;
+		}
+	}
+}
+
 #endif
