@@ -12,13 +12,6 @@
 #if defined(__x86_64__)
 #include "avx2.h"
 
-#define REP1(M) M(0)
-#define REP2(M) REP1(M) M(1)
-#define REP3(M) REP2(M) M(2)
-#define REP4(M) REP3(M) M(3)
-#define REP5(M) REP4(M) M(4)
-#define REP6(M) REP5(M) M(5)
-
 #define DECL(j)                                                                        \
 	__m256 a##j = _mm256_setzero_ps();                                                 \
 	const uint8_t *x##j = mm->x + (size_t)(t0 + j) * mm->xstride;                     \

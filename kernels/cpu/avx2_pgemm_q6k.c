@@ -10,11 +10,6 @@
 #if defined(__x86_64__)
 #include "avx2.h"
 
-#define REP1(M) M(0)
-#define REP2(M) REP1(M) M(1)
-#define REP3(M) REP2(M) M(2)
-#define REP4(M) REP3(M) M(3)
-
 // Group h (elements 16e + 4h + i of chunk c, all 8 rows) as bytes u.
 FORCE __m256i q6_group(__m256i v, __m256i hb, int e, int h) {
 	const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);

@@ -55,9 +55,8 @@ type Backend struct {
 	err    error // first scratch failure since the last Sync
 	closed bool
 	// Packed twins of MatMul weights (pack.go), by the buffer they copy.
-	twins     map[*buffer]map[twinKey]packedTwin
-	twinBytes int
-	noPack    bool // SPILLWAY_CPU_PACK=off
+	twins  map[*buffer]map[twinKey]packedTwin
+	noPack bool // SPILLWAY_CPU_PACK=off
 }
 
 var _ kernels.Backend = (*Backend)(nil)

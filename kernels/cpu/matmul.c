@@ -97,11 +97,7 @@ int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, const uint8
 	if (sw_ctx_reserve(c, qbytes + xbytes + obytes, per) != 0) return -1;
 	uint8_t *s = c->scratch;
 	const float *xf = (const float *)x.data;
-	if (xbytes) {
-		for (int t = 0; t < T; t++)
-			c->k->to_f32(x.type, x.data + (size_t)t * sw_row_bytes(x.type, k), (float *)(s + qbytes) + (size_t)t * k, k);
-		xf = (const float *)(s + qbytes);
-	}
+	if (xbytes) xf = sw_mm_rows_to_f32(c, x, (float *)(s + qbytes));
 	float *of = obytes ? (float *)(s + qbytes + xbytes) : (float *)out.data;
 	j.xf = xf;
 	j.mm = (sw_mm){
@@ -117,8 +113,18 @@ int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, const uint8
 	}
 	sw_pool_reset_counter(c->pool);
 	sw_pool_run(c->pool, mm_task, &j);
-	if (obytes)
-		for (int t = 0; t < T; t++)
-			c->k->from_f32(out.type, of + (size_t)t * n, out.data + (size_t)t * sw_row_bytes(out.type, n), n);
+	if (obytes) sw_mm_rows_from_f32(c, of, out);
 	return 0;
+}
+
+const float *sw_mm_rows_to_f32(sw_ctx *c, sw_tensor x, float *dst) {
+	for (int t = 0; t < x.rows; t++)
+		c->k->to_f32(x.type, x.data + (size_t)t * sw_row_bytes(x.type, x.cols), dst + (size_t)t * x.cols, x.cols);
+	return dst;
+}
+
+void sw_mm_rows_from_f32(sw_ctx *c, const float *src, sw_tensor out) {
+	for (int t = 0; t < out.rows; t++)
+		c->k->from_f32(out.type, src + (size_t)t * out.cols, out.data + (size_t)t * sw_row_bytes(out.type, out.cols),
+		               out.cols);
 }

@@ -95,11 +95,7 @@ int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors out_, sw_tensor x, sw_tens
 	if (sw_ctx_reserve(c, qbytes + xbytes + ototal, 0) != 0) return -1;
 	uint8_t *s = c->scratch;
 	const float *xf = (const float *)x.data;
-	if (xbytes) {
-		for (int t = 0; t < T; t++)
-			c->k->to_f32(x.type, x.data + (size_t)t * sw_row_bytes(x.type, k), (float *)(s + qbytes) + (size_t)t * k, k);
-		xf = (const float *)(s + qbytes);
-	}
+	if (xbytes) xf = sw_mm_rows_to_f32(c, x, (float *)(s + qbytes));
 	pk_job j = {.c = c, .xf = xf, .fold = sw_pk_fold(wt), .nw = nw};
 	uint8_t *ob = s + qbytes + xbytes;
 	for (int i = 0; i < nw; i++) {
@@ -116,13 +112,8 @@ int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors out_, sw_tensor x, sw_tens
 	else sw_pool_run(c->pool, pk_quant, &j);
 	sw_pool_reset_counter(c->pool);
 	sw_pool_run(c->pool, pk_task, &j);
-	for (int i = 0; i < nw; i++) {
-		if (!obytes[i]) continue;
-		int n = ws[i].rows;
-		for (int t = 0; t < T; t++)
-			c->k->from_f32(outs[i].type, j.part[i].mm.out + (size_t)t * n,
-			               outs[i].data + (size_t)t * sw_row_bytes(outs[i].type, n), n);
-	}
+	for (int i = 0; i < nw; i++)
+		if (obytes[i]) sw_mm_rows_from_f32(c, j.part[i].mm.out, outs[i]);
 	return 0;
 }
 

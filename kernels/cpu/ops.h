@@ -42,6 +42,11 @@ int sw_pack_min_t(sw_ctx *c, int type);
 // outs[i] = x @ ws[i]ᵀ for nw ≤ SW_MAXW weights of one type, all packed
 // (packed[i]: ws[i]'s twin), in one pass of the pool.
 int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors outs, sw_tensor x, sw_tensors ws, sw_packs packed);
+// The MatMul drivers' conversions of non-F32 activations: x's rows widened
+// into dst (x.rows × x.cols floats, returned), and F32 rows src rounded
+// into out.
+const float *sw_mm_rows_to_f32(sw_ctx *c, sw_tensor x, float *dst);
+void sw_mm_rows_from_f32(sw_ctx *c, const float *src, sw_tensor out);
 // Writes w's packed twin (sw_pack_bytes(w) bytes) into dst.
 void sw_op_pack(sw_ctx *c, sw_tensor w, uint8_t *dst);
 

@@ -58,7 +58,6 @@ func (b *Backend) twinLocked(w kernels.Tensor, wv view) (unsafe.Pointer, error) 
 		b.twins[buf] = map[twinKey]packedTwin{}
 	}
 	b.twins[buf][key] = packedTwin{p: p, n: n}
-	b.twinBytes += n
 	return p, nil
 }
 
@@ -66,7 +65,6 @@ func (b *Backend) twinLocked(w kernels.Tensor, wv view) (unsafe.Pointer, error) 
 func (b *Backend) dropTwinsLocked(buf *buffer) {
 	for _, t := range b.twins[buf] {
 		cFree(t.p)
-		b.twinBytes -= t.n
 	}
 	delete(b.twins, buf)
 }
@@ -98,7 +96,13 @@ func (b *Backend) PrepareWeights(ws ...kernels.Tensor) error {
 func (b *Backend) PackedBytes() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.twinBytes
+	n := 0
+	for _, ts := range b.twins {
+		for _, t := range ts {
+			n += t.n
+		}
+	}
+	return n
 }
 
 func packDisabled() bool { return os.Getenv(PackEnv) == "off" }
