@@ -191,6 +191,8 @@ static inline __m256i pair_i8(__m128i v, int c) {
 #define REP4(M) REP3(M) M(3)
 #define REP5(M) REP4(M) M(4)
 #define REP6(M) REP5(M) M(5)
+#define REP7(M) REP6(M) M(6)
+#define REP8(M) REP7(M) M(7)
 
 // r[g] := (row0 word g, row1 word g, ..., row7 word g).
 FORCE void tr8x8(__m256i r[8]) {

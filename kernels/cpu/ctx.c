@@ -115,5 +115,6 @@ void sw_ctx_free(sw_ctx *c) {
 	for (int i = 0; i < c->nth; i++) sw_free(c->tscratch[i]);
 	free(c->tscratch);
 	sw_free(c->scratch);
+	sw_rope_cache_free(c->rope);
 	free(c);
 }

@@ -17,7 +17,9 @@
 //     is a MatMul weight's packed twin (pack.go, pack.c): on AVX2, Q4_0 and
 //     Q6_K weights are re-laid once, at PrepareWeights or their first
 //     MatMul, into 8-row panels in the order the register tiles read them
-//     (a permutation of the same bytes, plus zero padding rows). Twins are
+//     (Q4_0: a permutation of the same bytes; Q6_K: the same weights with
+//     each 6-bit value widened to a byte, 1.4 times the GGUF's size; both
+//     plus zero padding rows). Twins are
 //     keyed by (buffer, offset, shape, type), dropped by an Upload into
 //     their buffer and freed at Close. Where MatMul never reads the GGUF
 //     bytes again (Q4_0), their pages are handed back (MADV_PAGEOUT), so
@@ -45,7 +47,7 @@
 //     (blocks of 32 for the legacy types, of 256 with 16-element sums for
 //     the k-quants; values in [-127, 127]) in exact integer block sums, as
 //     llama.cpp does; float weights use F32 FMA. Packed weights run one
-//     tile kernel for every T (1 to 6 rows of x per tile, each row's sums
+//     tile kernel for every T (1 to 8 rows of x per tile, each row's sums
 //     in the same order whatever the tile, so results do not depend on the
 //     batch) and MatMulN runs several weights of one x in one pass of the
 //     pool. Other weights: up to a per-type number of rows of x (about 5
@@ -55,7 +57,12 @@
 //     lanes are output columns.
 //   - Numerics: F32 activations and accumulation; F16/BF16 tensors are
 //     widened to F32 and rounded back (ties to even). Softmax is online in
-//     F32; RoPE computes angles and rotates in float64 like the reference.
+//     F32; RoPE computes angles and rotates in float64 like the reference
+//     (the context keeps the last calls' cos/sin, keyed by parameters and
+//     positions, so a step's q and k of every layer share one computation).
+//     Attention serves the heads of one kv group together where there are
+//     8 of them (attn8); either way a row's result does not depend on the
+//     other sequences of the batch.
 //     C is compiled as ISO C11, which turns off FMA contraction, so Embed
 //     dequantizes rows bit-identically to ggml.
 //   - Errors: shape, type and aliasing mistakes panic naming the op and

@@ -15,7 +15,7 @@ size_t sw_panel_scratch(int wtype, int k);
 // tiles. SW_PK_Q4_0: bytes per 32-element block of a Q4_0 panel.
 #define SW_PK_ROWS 8
 #define SW_PK_Q4_0 144
-#define SW_PK_Q6_K 1808 // bytes per 256-element super-block of a Q6_K panel
+#define SW_PK_Q6_K 2320 // bytes per 256-element super-block of a Q6_K panel
 // Bytes of one packed panel of k columns; 0 when wtype has no packed form.
 size_t sw_pk_panel_bytes(int wtype, int k);
 float sw_pk_fold(int wtype);

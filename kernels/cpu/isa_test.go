@@ -90,6 +90,9 @@ func TestSIMDMatchesScalar(t *testing.T) {
 		for _, c := range []struct{ T, blocks, n int }{
 			{1, 1, 7}, {2, 3, 9}, {5, 1, 8}, {6, 3, 17}, {7, 2, 23}, {13, 1, 1}, {35, 5, 16}, {50, 5, 19},
 			{16, 2, 24}, {70, 2, 9},
+			// Enough panels and blocks for the tiles that replicate x in
+			// k-slices (a ragged last slice and panel included).
+			{16, 19, 141}, {3, 19, 141},
 		} {
 			t.Run(fmt.Sprintf("%s/T=%d,blocks=%d,n=%d", wdt, c.T, c.blocks, c.n), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(wdt), uint64(c.T*1000+c.n)))

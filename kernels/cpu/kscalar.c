@@ -153,8 +153,8 @@ static float dot_half(int k, const uint8_t *w, const uint8_t *x, int bf) {
 static float dot_f16(int k, const uint8_t *w, const uint8_t *x) { return dot_half(k, w, x, 0); }
 static float dot_bf16(int k, const uint8_t *w, const uint8_t *x) { return dot_half(k, w, x, 1); }
 
-static void vexp_scalar(float *x, int n) {
-	for (int i = 0; i < n; i++) x[i] = expf(x[i]);
+static void silumul_scalar(int n, const float *g, const float *u, float *y) {
+	for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 static void scores_scalar(int hd, int nk, const float *q, const float *K, float scale, float *s) {
@@ -190,6 +190,26 @@ static void fold_scalar(int hd, int nk, float *s, const float *V, float *m, floa
 	pv_scalar(hd, nk, s, V, acc);
 }
 
+// The reference: each of the 8 rows on its own.
+static void attn8_scalar(int hd, int nk, const float *Q, const float *K, const float *V, float scale, float *m,
+                         float *l, float *acc, float *work, sw_prefetch *pf) {
+	for (int r = 0; r < 8; r++) {
+		scores_scalar(hd, nk, Q + (size_t)r * hd, K, scale, work);
+		fold_scalar(hd, nk, work, V, m + r, l + r, acc + (size_t)r * hd);
+		sw_prefetch_some(pf, 12);
+	}
+}
+
+static void rope_head_scalar(int ndims, int neox, const double *cs, float *y) {
+	int half = ndims / 2;
+	for (int i = 0; i < half; i++) {
+		int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+		double x0 = y[i0], x1 = y[i1], c = cs[2 * i], sn = cs[2 * i + 1];
+		y[i0] = (float)(x0 * c - x1 * sn);
+		y[i1] = (float)(x0 * sn + x1 * c);
+	}
+}
+
 static void gather_scalar(int t, const uint8_t *const *src, int n, int hd, float *dst) {
 	for (int i = 0; i < n; i++) sw_to_f32(t, src[i], dst + (size_t)i * hd, hd);
 }
@@ -205,10 +225,12 @@ const sw_isa_table sw_scalar_table = {
 		[SW_Q6_K] = dot_q6_k,
 	},
 	.xquant = {[SW_X32] = xquant32, [SW_X256] = xquant256},
-	.vexp = vexp_scalar,
+	.silumul = silumul_scalar,
 	.fdot = fdot_scalar,
 	.scores = scores_scalar,
 	.fold = fold_scalar,
+	.attn8 = attn8_scalar,
+	.rope_head = rope_head_scalar,
 	.to_f32 = sw_to_f32,
 	.gather_f32 = gather_scalar,
 	.from_f32 = sw_from_f32,

@@ -37,12 +37,6 @@ static void rms_row(sw_ctx *c, const float *x, const float *w, float *y, int d, 
 	for (int i = 0; i < d; i++) y[i] = x[i] * (inv * w[i]);
 }
 
-static void silumul_row(sw_ctx *c, const float *g, const float *u, float *y, float *e, int d) {
-	for (int i = 0; i < d; i++) e[i] = -g[i];
-	c->k->vexp(e, d);
-	for (int i = 0; i < d; i++) y[i] = g[i] / (1.0f + e[i]) * u[i];
-}
-
 // One output row of an elementwise op; tmp holds 4·d floats.
 static void do_row(row_job *j, int t, float *tmp) {
 	sw_ctx *c = j->c;
@@ -65,7 +59,7 @@ static void do_row(row_job *j, int t, float *tmp) {
 		break;
 	}
 	case OP_SILUMUL:
-		silumul_row(c, row_f32(c, &j->a, t, ta, d), row_f32(c, &j->b, t, tb, d), y, te, d);
+		c->k->silumul(d, row_f32(c, &j->a, t, ta, d), row_f32(c, &j->b, t, tb, d), y);
 		break;
 	case OP_STOREKV: {
 		// a = k, b = v; out = K cache, w = V cache (rows are slots).
@@ -89,7 +83,9 @@ static void row_task(void *arg, int ith, int nth) {
 
 static int run_rows(row_job *j) {
 	if (sw_ctx_reserve(j->c, 0, (size_t)16 * j->d) != 0) return -1;
-	j->chunk = j->T / (4 * j->c->nth) + 1;
+	// About four claims per thread; rounding up rather than adding one
+	// keeps small batches even (16 rows on 2 threads: 8 claims of 2).
+	j->chunk = (j->T + 4 * j->c->nth - 1) / (4 * j->c->nth);
 	sw_pool_reset_counter(j->c->pool);
 	if ((size_t)j->T * j->d < PAR_MIN || j->T == 1) row_task(j, 0, 1);
 	else sw_pool_run(j->c->pool, row_task, j);

@@ -2,8 +2,9 @@
 // when the engine prepares it at load), into panels of SW_PK_ROWS rows whose
 // bytes the register tiles read in order, so no step repacks a panel again
 // and the single-row (decode) path reads the same bytes as the batched one.
-// The packed twin holds exactly the information of the GGUF rows (it is a
-// permutation of their bytes plus zero rows that pad the last panel).
+// The packed twin holds exactly the information of the GGUF rows (Q4_0: a
+// permutation of their bytes; Q6_K: their values, a byte each), plus zero
+// rows that pad the last panel.
 //
 // Q4_0 ("q4_0x8"), per panel p (rows 8p..8p+7) and block b, at byte
 // (p·nb + b)·SW_PK_Q4_0 (nb = k/32):
@@ -14,17 +15,17 @@
 //   [128, 144) d: the 8 rows' F16 scales.
 //
 // Q6_K ("q6_kx8"), per panel and super-block b, at byte (p·nb + b)·SW_PK_Q6_K
-// (nb = k/256), with u = q + 32 in [0, 64) the unsigned 6-bit weight:
-//   [0, 1024)     low 4 bits of u, chunk c (32 elements) at 128c, laid out
-//                 as Q4_0's qs (low nibble: element 32c+4h+i, high nibble:
-//                 32c+16+4h+i).
-//   [1024, 1536)  high 2 bits of u, chunk c at 1024 + 64c: two 32-byte
-//                 vectors e = 0, 1; byte 4r + i of vector e holds, at bits
-//                 2h..2h+1, the bits of element 32c + 16e + 4h + i.
-//   [1536, 1792)  scales: sub-block j (16 elements) at 1536 + 16j, the
-//                 int8 pair (sc, sc) of each row, which sign-extends to the
-//                 int16 lanes that meet maddubs' pairs in one madd.
-//   [1792, 1808)  d: the 8 rows' F16 scales.
+// (nb = k/256), with u = q + 32 in [0, 64) the unsigned 6-bit weight kept
+// whole in a byte: batched steps are compute-bound, and a byte per weight
+// spares the tiles the 6-bit unpacking that cost them a third of their time
+// (single decodes keep reading the GGUF bytes, see pk_min_t):
+//   [0, 2048)     u: sub-block j (16 elements) at 128j, four 32-byte groups
+//                 h = 0..3; byte 4r + i of group h is u of row r, element
+//                 16j + 4h + i.
+//   [2048, 2304)  scales: sub-block j at 2048 + 16j, the int8 pair (sc, sc)
+//                 of each row, which sign-extends to the int16 lanes that
+//                 meet maddubs' pairs in one madd.
+//   [2304, 2320)  d: the 8 rows' F16 scales.
 // Rows past n are zero (scale 0), so they contribute nothing.
 #include "sw.h"
 #include "gemm.h"
@@ -65,18 +66,11 @@ static void pack_q6k_row(const uint8_t *blk, int r, uint8_t *o) {
 	uint8_t u[QKK];
 	sw_kscales s;
 	sw_unpack256(SW_Q6_K, blk, u, &s);
-	for (int c = 0; c < 8; c++) {
-		const uint8_t *uc = u + 32 * c;
-		for (int h = 0; h < 4; h++)
-			for (int i = 0; i < 4; i++) {
-				int lo = uc[4 * h + i], hi = uc[16 + 4 * h + i];
-				o[128 * c + 32 * h + 4 * r + i] = (uint8_t)((lo & 0xF) | (hi & 0xF) << 4);
-				o[1024 + 64 * c + 4 * r + i] |= (uint8_t)((lo >> 4) << (2 * h));
-				o[1024 + 64 * c + 32 + 4 * r + i] |= (uint8_t)((hi >> 4) << (2 * h));
-			}
+	for (int j = 0; j < 16; j++) {
+		for (int h = 0; h < 4; h++) memcpy(o + 128 * j + 32 * h + 4 * r, u + 16 * j + 4 * h, 4);
+		o[2048 + 16 * j + 2 * r] = o[2048 + 16 * j + 2 * r + 1] = (uint8_t)(int8_t)s.sc[j];
 	}
-	for (int j = 0; j < 16; j++) o[1536 + 16 * j + 2 * r] = o[1536 + 16 * j + 2 * r + 1] = (uint8_t)(int8_t)s.sc[j];
-	memcpy(o + 1792 + 2 * r, &((const blk_q6_k *)blk)->d, 2);
+	memcpy(o + 2304 + 2 * r, &((const blk_q6_k *)blk)->d, 2);
 }
 
 void sw_pack_q6_kx8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst) {

@@ -157,3 +157,39 @@ func TestMatMulNEqualsMatMul(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedRowsIndependent: a row of x gets bit for bit the same outputs
+// whatever other rows share its MatMul (alone, or among 16 or 70, through
+// the broadcast or the replicated-x tiles), which batched decoding needs to
+// reproduce single-sequence results. Q6_K rows start at its packed minimum
+// of 4, below which single decodes take the dot product.
+func TestPackedRowsIndependent(t *testing.T) {
+	p := newPair(t)
+	for _, dt := range packTypes {
+		sub := 1
+		if dt == kernels.Q6_K {
+			sub = 4
+		}
+		for _, T := range []int{16, 70} {
+			t.Run(fmt.Sprintf("%s/T=%d", dt, T), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(dt), uint64(T)))
+				n, k := 141, 19*dt.BlockSize()
+				if dt == kernels.Q6_K {
+					k = 3 * dt.BlockSize()
+				}
+				w := quantRows(rng, dt, n, k)
+				xf := randRows(rng, T, k, 1)
+				x, _ := p.simd.FromHost(kernels.F32, T, k, f32bytes(xf))
+				all := matmulBytes(t, p.simd, dt, w, x, n, k)
+				rb := 4 * n
+				for t0 := 0; t0+sub <= T; t0 += sub {
+					xs, _ := p.simd.FromHost(kernels.F32, sub, k, f32bytes(xf[t0*k:(t0+sub)*k]))
+					got := matmulBytes(t, p.simd, dt, w, xs, n, k)
+					if !slices.Equal(got, all[t0*rb:(t0+sub)*rb]) {
+						t.Fatalf("rows %d..%d: %d at a time differ from all %d at once", t0, t0+sub, sub, T)
+					}
+				}
+			})
+		}
+	}
+}

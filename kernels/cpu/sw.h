@@ -77,6 +77,20 @@ typedef void (*sw_gemm_fn)(const struct sw_mm *mm, int r0, int nr, void *scratch
 typedef void (*sw_pack_fn)(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
 typedef void (*sw_pgemm_fn)(const struct sw_mm *mm, int p0, int p1, int t0, int t1);
 
+// Cache lines an attention item will read next (the keys and values of its
+// next chunk, or of the next item). Kernels ask for them a few at a time
+// between tiles: issued in one burst, the prefetches fill the core's miss
+// buffers and stall the arithmetic until memory answers, whereas spread
+// out they overlap with it.
+typedef struct sw_prefetch {
+	const uint8_t *const *line;
+	int n, next; // lines [next, n) are still to be requested
+} sw_prefetch;
+
+static inline void sw_prefetch_some(sw_prefetch *pf, int k) {
+	for (; k > 0 && pf->next < pf->n; k--) __builtin_prefetch(pf->line[pf->next++], 0, 2);
+}
+
 typedef struct {
 	int isa;
 	const char *name;
@@ -89,8 +103,8 @@ typedef struct {
 	sw_pack_fn pack[SW_NTYPES];   // NULL: weights of the type stay as they are
 	sw_pgemm_fn pgemm[SW_NTYPES]; // over weights pack made, from pk_min_t rows of x on
 	int pk_min_t[SW_NTYPES];      // below it, MatMul reads the GGUF layout
-	// exp over a vector in place; softmax and SiLU use it.
-	void (*vexp)(float *x, int n);
+	// y[i] = silu(g[i])·u[i] over n floats (y may alias g or u).
+	void (*silumul)(int n, const float *g, const float *u, float *y);
 	// Σ a·b over n floats
 	float (*fdot)(int n, const float *a, const float *b);
 	// Attention scores of one query row over nk keys: s (nk,) = scale · K q
@@ -100,6 +114,18 @@ typedef struct {
 	// max m and sum l, rescale acc (hd,) when the max grows, turn s (nk,)
 	// into e^(s−m) and add Σ_j e^(s_j−m)·V_j (V (nk, hd)) to acc.
 	void (*fold)(int hd, int nk, float *s, const float *V, float *m, float *l, float *acc);
+	// scores + fold of 8 query rows that see the same nk keys (the heads of
+	// one query that share a kv head): row r is Q + r·hd, with running max
+	// m[r], sum l[r] and accumulator acc + r·hd. Working on the rows
+	// together reads K and V once for all of them. work: (hd + nk)·8 floats.
+	// Between its tiles it requests a few of pf's lines (sw_prefetch_some).
+	void (*attn8)(int hd, int nk, const float *Q, const float *K, const float *V, float scale, float *m, float *l,
+	              float *acc, float *work, struct sw_prefetch *pf);
+	// Rotate the first ndims dimensions of one head y in place: pair i
+	// (2i, 2i+1; neox: i, i+ndims/2) by the angle with cos cs[2i] and sin
+	// cs[2i+1], in float64 (x0·c − x1·s, x0·s + x1·c, then rounded), so
+	// every ISA gives the same bits.
+	void (*rope_head)(int ndims, int neox, const double *cs, float *y);
 	// Float-type row conversions (F32, F16, BF16), bit-exact with fp.h.
 	void (*to_f32)(int t, const void *src, float *dst, int n);
 	// dst (n, hd) = rows src[0..n) of type t, each hd long.
@@ -137,7 +163,10 @@ typedef struct {
 	size_t scratch_size;
 	void **tscratch;     // per-thread scratch
 	size_t tscratch_size;
+	struct sw_rope_cache *rope; // RoPE's cos/sin of recent calls (rope.c)
 } sw_ctx;
+
+void sw_rope_cache_free(struct sw_rope_cache *rc);
 
 // Make sure shared/per-thread scratch hold at least the given bytes;
 // returns 0 on success, -1 when memory is exhausted.
