@@ -37,6 +37,15 @@
 #define SDECL(j) __m256i s##j;
 #define STORE(j) store_cols(mm->out + (size_t)(t0 + j) * mm->ldo + r0, a##j, nr);
 
+// The same block of the next panel (three lines cover its 144 bytes),
+// requested while this one is computed: the hardware prefetchers alone
+// leave a single decode (one panel after another from DRAM) about 5%
+// short of this. A prefetch past the last panel is harmless.
+#define PREFETCH_NEXT(q)                                                               \
+	_mm_prefetch((const char *)(q), _MM_HINT_T0);                                      \
+	_mm_prefetch((const char *)(q) + 64, _MM_HINT_T0);                                 \
+	_mm_prefetch((const char *)(q) + 128, _MM_HINT_T0);
+
 // A tile of C rows with per-row macros D (declarations), E (a block's
 // epilogue), S (the store); ACC and FENCE let the wide tiles below keep
 // their accumulators in memory.
@@ -48,6 +57,7 @@
 		REP##C(D)                                                                             \
 		for (int b = 0; b < nb; b++) {                                                        \
 			const uint8_t *pb = P + (size_t)b * SW_PK_Q4_0;                                   \
+			PREFETCH_NEXT(pb + mm->wstride)                                                   \
 			REP##C(SDECL)                                                                     \
 			_Pragma("GCC unroll 4") for (int h = 0; h < 4; h++) {                             \
 				__m256i v = loadu256(pb + 32 * h);                                            \

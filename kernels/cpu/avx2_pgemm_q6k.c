@@ -7,7 +7,10 @@
 // as 32·Σ_j sc_j·bs_j (x's 16-element sums), again one madd per pair of
 // sub-blocks; then acc += d·dx·sum. All sums are exact integers, as in the
 // scalar kernel. The float accumulators live in memory (touched once per
-// super-block), so the registers hold up to 8 rows' int32 sums.
+// super-block), so the registers hold up to 8 rows' int32 sums. The next
+// panel is prefetched as this one is read: at a byte a weight the tile
+// streams enough that the hardware prefetchers alone cost it a quarter of
+// its time on a 32000-row logits weight at 16 rows of x.
 #if defined(__x86_64__)
 #include "avx2.h"
 
@@ -47,6 +50,11 @@ FORCE __m256i q6_scales(const uint8_t *pb, int j) {
 			REP##C(IDECL)                                                                        \
 			_Pragma("GCC unroll 1") for (int sj = 0; sj < 16; sj++) {                           \
 				__m256i sc = q6_scales(pb, sj);                                                  \
+				/* the next panel's super-block, 145 of its 2320 bytes a step */                \
+				const char *nx = (const char *)(pb + mm->wstride) + 145 * sj;                    \
+				_mm_prefetch(nx, _MM_HINT_T0);                                                   \
+				_mm_prefetch(nx + 64, _MM_HINT_T0);                                              \
+				_mm_prefetch(nx + 128, _MM_HINT_T0);                                             \
 				_Pragma("GCC unroll 2") for (int q = 0; q < 2; q++) {                            \
 					__m256i ga = loadu256(pb + 128 * sj + 64 * q);                               \
 					__m256i gb = loadu256(pb + 128 * sj + 64 * q + 32);                          \
