@@ -1,6 +1,10 @@
 // Run-time ISA dispatch, backend contexts and scratch memory.
+#define _DEFAULT_SOURCE // posix_memalign, madvise under -std=c11
 #include <pthread.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "sw.h"
 #include "gemm.h"
@@ -49,10 +53,23 @@ const sw_isa_table *sw_isa_get(int isa) {
 	return NULL;
 }
 
+// Large blocks (packed weights, the KV pool) are 2 MiB-aligned and asked
+// for transparent huge pages: a batched step sweeps every weight once, and
+// with 4 KiB pages each 4 KiB of it is a TLB miss.
+#define SW_HUGE ((size_t)2 << 20)
+
 void *sw_alloc(size_t n) {
 	size_t sz = (n + 63) & ~(size_t)63;
 	if (sz == 0) sz = 64;
-	void *p = aligned_alloc(64, sz);
+	void *p = NULL;
+	if (sz >= SW_HUGE) {
+		if (posix_memalign(&p, SW_HUGE, sz) != 0) return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+		madvise(p, sz, MADV_HUGEPAGE); // advice only: without THP the pages stay small
+#endif
+	} else {
+		p = aligned_alloc(64, sz);
+	}
 	if (p) memset(p, 0, sz);
 	return p;
 }
