@@ -27,7 +27,7 @@ void sw_pack_q6_kx8(int k, int n, const uint8_t *w, size_t wstride, int p0, int 
 typedef void (*sw_ptile_fn)(const sw_mm *mm, const uint8_t *P, int t0, int r0, int nr);
 
 // Rows [t0, t1) of x over panels [p0, p1) of mm->w, in tiles of at most
-// maxc rows split as evenly as possible (16 rows by 6: 6, 5, 5), so no
+// maxc rows split as evenly as possible (16 rows by 8: 8, 8; by 6: 6, 5, 5), so no
 // narrow tile is left at the end. tiles[c] takes c rows.
 static inline void sw_sweep_panels(const sw_mm *mm, int p0, int p1, int t0, int t1, const sw_ptile_fn *tiles,
                                    int maxc) {
