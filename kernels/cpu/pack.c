@@ -1,7 +1,8 @@
 // Packed MatMul weights: a weight is re-laid once, on its first MatMul (or
 // when the engine prepares it at load), into panels of SW_PK_ROWS rows whose
 // bytes the register tiles read in order, so no step repacks a panel again
-// and the single-row (decode) path reads the same bytes as the batched one.
+// and, for Q4_0, the single-row (decode) path reads the same bytes as the
+// batched one (Q6_K single rows read the GGUF bytes, see pk_min_t).
 // The packed twin holds exactly the information of the GGUF rows (Q4_0: a
 // permutation of their bytes; Q6_K: their values, a byte each), plus zero
 // rows that pad the last panel.
