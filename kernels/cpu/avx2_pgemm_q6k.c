@@ -83,7 +83,7 @@ TILE(8)
 static const sw_ptile_fn tiles[9] = {NULL, q6tile1, q6tile2, q6tile3, q6tile4, q6tile5, q6tile6, q6tile7, q6tile8};
 
 static void pgemm_q6_k(const sw_mm *mm, int p0, int p1, int t0, int t1) {
-	sw_sweep_panels(mm, p0, p1, t0, t1, tiles, 8);
+	sw_sweep_panels(mm, p0, p1, t0, t1, tiles, tiles, 8, SW_PKR_Q6_K);
 }
 
 void sw_avx2_fill_pgemm_q6k(sw_isa_table *t) {

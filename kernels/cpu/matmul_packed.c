@@ -62,13 +62,14 @@ static void pk_task(void *arg, int ith, int nth) {
 // keep a thread from idling at the end while another finishes a long one.
 static void pk_plan(pk_job *j, int nth, int T) {
 	int tc = T < PK_TCHUNK ? T : PK_TCHUNK, total = 0;
-	for (int i = 0; i < j->nw; i++) total += (j->part[i].mm.n + SW_PK_ROWS - 1) / SW_PK_ROWS;
+	int pr = sw_pk_rows(j->part[0].mm.wtype);
+	for (int i = 0; i < j->nw; i++) total += (j->part[i].mm.n + pr - 1) / pr;
 	int ppu = total / (nth * 16) * 4 / (tc + 3);
 	if (ppu < 1) ppu = 1;
 	j->upc = 0;
 	for (int i = 0; i < j->nw; i++) {
 		pk_part *p = &j->part[i];
-		p->npan = (p->mm.n + SW_PK_ROWS - 1) / SW_PK_ROWS;
+		p->npan = (p->mm.n + pr - 1) / pr;
 		p->ppu = ppu;
 		p->ufirst = j->upc;
 		j->upc += (p->npan + ppu - 1) / ppu;
@@ -121,7 +122,7 @@ int sw_pack_min_t(sw_ctx *c, int type) { return type >= 0 && type < SW_NTYPES ? 
 
 size_t sw_pack_bytes(sw_ctx *c, int type, int rows, int cols) {
 	if (type < 0 || type >= SW_NTYPES || !c->k->pack[type] || !c->k->pgemm[type] || cols % QK != 0) return 0;
-	size_t npan = ((size_t)rows + SW_PK_ROWS - 1) / SW_PK_ROWS;
+	size_t pr = (size_t)sw_pk_rows(type), npan = ((size_t)rows + pr - 1) / pr;
 	return npan * sw_pk_panel_bytes(type, cols);
 }
 
@@ -141,7 +142,7 @@ static void pack_task(void *arg, int ith, int nth) {
 }
 
 void sw_op_pack(sw_ctx *c, sw_tensor w, uint8_t *dst) {
-	pack_job j = {.c = c, .w = w, .dst = dst, .npan = (w.rows + SW_PK_ROWS - 1) / SW_PK_ROWS};
+	pack_job j = {.c = c, .w = w, .dst = dst, .npan = (w.rows + sw_pk_rows(w.type) - 1) / sw_pk_rows(w.type)};
 	sw_pool_reset_counter(c->pool);
 	sw_pool_run(c->pool, pack_task, &j);
 }

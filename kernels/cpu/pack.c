@@ -1,19 +1,19 @@
 // Packed MatMul weights: a weight is re-laid once, on its first MatMul (or
-// when the engine prepares it at load), into panels of SW_PK_ROWS rows whose
-// bytes the register tiles read in order, so no step repacks a panel again
+// when the engine prepares it at load), into panels of sw_pk_rows rows
+// whose bytes the register tiles read in order, so no step repacks a panel again
 // and, for Q4_0, the single-row (decode) path reads the same bytes as the
 // batched one (Q6_K single rows read the GGUF bytes, see pk_min_t).
 // The packed twin holds exactly the information of the GGUF rows (Q4_0: a
 // permutation of their bytes; Q6_K: their values, a byte each), plus zero
 // rows that pad the last panel.
 //
-// Q4_0 ("q4_0x8"), per panel p (rows 8p..8p+7) and block b, at byte
+// Q4_0 ("q4_0x16"), per panel p (rows 16p..16p+15) and block b, at byte
 // (p·nb + b)·SW_PK_Q4_0 (nb = k/32):
-//   [0, 128)   qs: byte 32h + 4r + i = qs[4h + i] of row r's block b
-//              (h = 0..3, i = 0..3). Low nibbles are elements 4h..4h+3,
-//              high nibbles elements 4h+16..4h+19, so one 32-byte load
-//              gives 4 elements of all 8 rows twice over.
-//   [128, 144) d: the 8 rows' F16 scales.
+//   [0, 256)   qs: byte 32h + 4r + i (h = 0..7, r = 0..7, i = 0..3) holds
+//              element 4h + i of row r in its low nibble and of row r + 8
+//              in its high nibble, so one 32-byte load gives 4 elements of
+//              all 16 rows, and the two halves meet the same 4 bytes of x.
+//   [256, 288) d: the 16 rows' F16 scales.
 //
 // Q6_K ("q6_kx8"), per panel and super-block b, at byte (p·nb + b)·SW_PK_Q6_K
 // (nb = k/256), with u = q + 32 in [0, 64) the unsigned 6-bit weight kept
@@ -32,6 +32,14 @@
 #include "gemm.h"
 #include "unpack.h"
 
+int sw_pk_rows(int wtype) {
+	switch (wtype) {
+	case SW_Q4_0: return SW_PKR_Q4_0;
+	case SW_Q6_K: return SW_PKR_Q6_K;
+	default: return 1;
+	}
+}
+
 size_t sw_pk_panel_bytes(int wtype, int k) {
 	switch (wtype) {
 	case SW_Q4_0: return (size_t)(k / QK) * SW_PK_Q4_0;
@@ -44,19 +52,24 @@ size_t sw_pk_panel_bytes(int wtype, int k) {
 // scaled by: −8 folds Q4_0's zero point into it (w = d·(u − 8)).
 float sw_pk_fold(int wtype) { return wtype == SW_Q4_0 ? -8.0f : 1.0f; }
 
-void sw_pack_q4_0x8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst) {
+// Element e (0..31) of a Q4_0 block: low nibbles hold 0..15, high 16..31.
+static uint8_t q4_0_elem(const blk_q4_0 *blk, int e) {
+	return e < 16 ? blk->qs[e] & 0xF : blk->qs[e - 16] >> 4;
+}
+
+void sw_pack_q4_0x16(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst) {
 	int nb = k / QK;
 	for (int p = p0; p < p1; p++) {
 		uint8_t *pp = dst + (size_t)p * nb * SW_PK_Q4_0;
 		for (int b = 0; b < nb; b++) {
 			uint8_t *o = pp + (size_t)b * SW_PK_Q4_0;
 			memset(o, 0, SW_PK_Q4_0);
-			for (int r = 0; r < SW_PK_ROWS; r++) {
-				int row = p * SW_PK_ROWS + r;
+			for (int r = 0; r < SW_PKR_Q4_0; r++) {
+				int row = p * SW_PKR_Q4_0 + r, half = r / 8, shift = 4 * half;
 				if (row >= n) break;
 				const blk_q4_0 *blk = (const blk_q4_0 *)(w + (size_t)row * wstride) + b;
-				for (int h = 0; h < 4; h++) memcpy(o + 32 * h + 4 * r, blk->qs + 4 * h, 4);
-				memcpy(o + 128 + 2 * r, &blk->d, 2);
+				for (int e = 0; e < QK; e++) o[32 * (e / 4) + 4 * (r % 8) + e % 4] |= (uint8_t)(q4_0_elem(blk, e) << shift);
+				memcpy(o + 256 + 2 * r, &blk->d, 2);
 			}
 		}
 	}
@@ -81,8 +94,8 @@ void sw_pack_q6_kx8(int k, int n, const uint8_t *w, size_t wstride, int p0, int 
 		for (int b = 0; b < nb; b++) {
 			uint8_t *o = pp + (size_t)b * SW_PK_Q6_K;
 			memset(o, 0, SW_PK_Q6_K);
-			for (int r = 0; r < SW_PK_ROWS && p * SW_PK_ROWS + r < n; r++)
-				pack_q6k_row(w + (size_t)(p * SW_PK_ROWS + r) * wstride + (size_t)b * sizeof(blk_q6_k), r, o);
+			for (int r = 0; r < SW_PKR_Q6_K && p * SW_PKR_Q6_K + r < n; r++)
+				pack_q6k_row(w + (size_t)(p * SW_PKR_Q6_K + r) * wstride + (size_t)b * sizeof(blk_q6_k), r, o);
 		}
 	}
 }
