@@ -41,7 +41,7 @@ FORCE __m256i q6_scales(const uint8_t *pb, int j) {
 #define STORE(j) store_cols(mm->out + (size_t)(t0 + j) * mm->ldo + r0, _mm256_load_ps(acc + 8 * j), nr);
 
 #define TILE(C)                                                                                \
-	static void q6tile##C(const sw_mm *mm, const uint8_t *P, int t0, int r0, int nr) {         \
+	static void q6tile##C(const sw_mm *mm, const uint8_t *P, uint8_t *U, int t0, int r0, int nr) { \
 		const int k = mm->k, nb = k / QKK;                                                       \
 		float acc[8 * C] __attribute__((aligned(32))) = {0};                                     \
 		REP##C(DECL)                                                                             \
@@ -82,8 +82,9 @@ TILE(8)
 
 static const sw_ptile_fn tiles[9] = {NULL, q6tile1, q6tile2, q6tile3, q6tile4, q6tile5, q6tile6, q6tile7, q6tile8};
 
-static void pgemm_q6_k(const sw_mm *mm, int p0, int p1, int t0, int t1) {
-	sw_sweep_panels(mm, p0, p1, t0, t1, tiles, tiles, 8, SW_PKR_Q6_K);
+static void pgemm_q6_k(const sw_mm *mm, int p0, int p1, int t0, int t1, uint8_t *scratch) {
+	(void)scratch;
+	sw_sweep_panels(mm, p0, p1, t0, t1, tiles, tiles, 8, SW_PKR_Q6_K, NULL);
 }
 
 void sw_avx2_fill_pgemm_q6k(sw_isa_table *t) {

@@ -44,7 +44,7 @@ static void pk_quant(void *arg, int ith, int nth) {
 }
 
 static void pk_task(void *arg, int ith, int nth) {
-	(void)ith, (void)nth;
+	(void)nth;
 	pk_job *j = arg;
 	sw_pgemm_fn f = j->c->k->pgemm[j->part[0].mm.wtype];
 	for (int u; (u = sw_pool_next(j->c->pool)) < j->nunits;) {
@@ -53,7 +53,7 @@ static void pk_task(void *arg, int ith, int nth) {
 		const pk_part *p = &j->part[i];
 		int T = p->mm.T, t0 = ch * PK_TCHUNK, t1 = t0 + PK_TCHUNK < T ? t0 + PK_TCHUNK : T;
 		int p0 = (v - p->ufirst) * p->ppu, p1 = p0 + p->ppu < p->npan ? p0 + p->ppu : p->npan;
-		f(&p->mm, p0, p1, t0, t1);
+		f(&p->mm, p0, p1, t0, t1, j->c->tscratch[ith]);
 	}
 }
 
@@ -93,7 +93,7 @@ int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors out_, sw_tensor x, sw_tens
 		obytes[i] = outs[i].type == SW_F32 ? 0 : ((size_t)T * ws[i].rows * 4 + 63) & ~(size_t)63;
 		ototal += obytes[i];
 	}
-	if (sw_ctx_reserve(c, qbytes + xbytes + ototal, 0) != 0) return -1;
+	if (sw_ctx_reserve(c, qbytes + xbytes + ototal, sw_pk_scratch(wt, k, T < PK_TCHUNK ? T : PK_TCHUNK)) != 0) return -1;
 	uint8_t *s = c->scratch;
 	const float *xf = (const float *)x.data;
 	if (xbytes) xf = sw_mm_rows_to_f32(c, x, (float *)(s + qbytes));

@@ -40,6 +40,12 @@ int sw_pk_rows(int wtype) {
 	}
 }
 
+// Q4_0 with more rows of x than a tile takes keeps a panel's unpacked
+// copy (avx2_pgemm.c).
+size_t sw_pk_scratch(int wtype, int k, int T) {
+	return wtype == SW_Q4_0 && T > SW_PK_MAXC_Q4_0 ? (size_t)(k / QK) * SW_PKU_Q4_0 : 0;
+}
+
 size_t sw_pk_panel_bytes(int wtype, int k) {
 	switch (wtype) {
 	case SW_Q4_0: return (size_t)(k / QK) * SW_PK_Q4_0;

@@ -73,9 +73,10 @@ struct sw_mm;
 typedef void (*sw_gemm_fn)(const struct sw_mm *mm, int r0, int nr, void *scratch);
 // Packed weights (pack.c): pack writes panels [p0, p1) of w (n, k) into
 // dst; pgemm sweeps rows [t0, t1) of x over panels [p0, p1) of the packed
-// weights mm->w (mm->wstride: bytes per panel).
+// weights mm->w (mm->wstride: bytes per panel), with scratch the calling
+// thread's sw_pk_scratch bytes.
 typedef void (*sw_pack_fn)(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
-typedef void (*sw_pgemm_fn)(const struct sw_mm *mm, int p0, int p1, int t0, int t1);
+typedef void (*sw_pgemm_fn)(const struct sw_mm *mm, int p0, int p1, int t0, int t1, uint8_t *scratch);
 
 // Cache lines an attention item will read next (the keys and values of its
 // next chunk, or of the next item). Kernels ask for them a few at a time
