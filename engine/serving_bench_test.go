@@ -112,24 +112,58 @@ func decodeReqs(n, prompt, gen int, seed uint64) []*scheduler.Request {
 // BenchmarkDecodeThroughput: aggregate decode tokens/s of 1, 4, 16 and 64
 // concurrent sequences (TinyLlama-1.1B Q4_0 by default) once every sequence
 // has its first token (prefill excluded), the rate including prefill, and
-// the share of step time spent outside the forward pass.
-// Run: go test -run XXX -bench DecodeThroughput -benchtime 1x ./engine/
+// the share of step time spent outside the forward pass; then the 16 ÷ 1
+// scaling, with the two runs alternated so that both see the same machine.
+// Each metric sums all b.N runs (-benchtime 3x: three of each).
+// Run: go test -run XXX -bench DecodeThroughput -benchtime 3x ./engine/
 func BenchmarkDecodeThroughput(b *testing.B) {
 	e := openEngine(b, benchModel(b), 512)
 	defer e.Close()
 	for _, n := range []int{1, 4, 16, 64} {
 		b.Run(fmt.Sprintf("seqs=%d", n), func(b *testing.B) {
+			var r decodeRate
 			for i := 0; i < b.N; i++ {
-				const prompt, gen = 16, 32
-				d, dec, snap := schedRun(b, e, decodeReqs(n, prompt, gen, uint64(i)), true)
-				b.ReportMetric(float64(n*(gen-1))/dec.Seconds(), "decode-tok/s")
-				b.ReportMetric(float64(n*gen)/d.Seconds(), "all-tok/s")
-				b.ReportMetric(100*(1-snap.ExecSeconds/snap.StepSeconds), "sched-overhead-%")
-				b.ReportMetric(float64(snap.Steps), "steps")
+				r.run(b, e, n, uint64(i))
 			}
+			b.ReportMetric(r.decodeRate(), "decode-tok/s")
+			b.ReportMetric(float64(r.all)/r.total.Seconds(), "all-tok/s")
+			b.ReportMetric(100*(1-r.exec/r.step), "sched-overhead-%")
+			b.ReportMetric(float64(r.steps)/float64(b.N), "steps")
 		})
 	}
+	b.Run("scaling=16/1", func(b *testing.B) {
+		var one, sixteen decodeRate
+		for i := 0; i < b.N; i++ {
+			one.run(b, e, 1, uint64(i))
+			sixteen.run(b, e, 16, uint64(i))
+		}
+		b.ReportMetric(one.decodeRate(), "1seq-tok/s")
+		b.ReportMetric(sixteen.decodeRate(), "16seq-tok/s")
+		b.ReportMetric(sixteen.decodeRate()/one.decodeRate(), "x")
+	})
 }
+
+// decodeRate sums decode runs of decodeReqs: tokens and times.
+type decodeRate struct {
+	dec, all    int // tokens after each sequence's first; all tokens
+	decT, total time.Duration
+	exec, step  float64 // seconds in the forward pass; in whole steps
+	steps       int
+}
+
+func (r *decodeRate) run(b *testing.B, e *engine.Engine, n int, seed uint64) {
+	const prompt, gen = 16, 32
+	d, dec, snap := schedRun(b, e, decodeReqs(n, prompt, gen, seed), true)
+	r.dec += n * (gen - 1)
+	r.all += n * gen
+	r.decT += dec
+	r.total += d
+	r.exec += snap.ExecSeconds
+	r.step += snap.StepSeconds
+	r.steps += int(snap.Steps)
+}
+
+func (r *decodeRate) decodeRate() float64 { return float64(r.dec) / r.decT.Seconds() }
 
 // BenchmarkPrefixCacheTTFT: time to first token of a request whose first
 // 1,000 tokens are cached by an earlier request, against the same request
