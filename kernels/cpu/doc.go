@@ -16,10 +16,11 @@
 //     unchanged while the tensor is in use. The one copy the backend makes
 //     is a MatMul weight's packed twin (pack.go, pack.c): on AVX2, Q4_0 and
 //     Q6_K weights are re-laid once, at PrepareWeights or their first
-//     MatMul, into 8-row panels in the order the register tiles read them
-//     (Q4_0: a permutation of the same bytes; Q6_K: the same weights with
-//     each 6-bit value widened to a byte, 1.4 times the GGUF's size; both
-//     plus zero padding rows). Twins are
+//     MatMul, into panels in the order the register tiles read them
+//     (Q4_0: 16 rows, a permutation of the same nibbles, rows r and r+8
+//     sharing bytes; Q6_K: 8 rows, the same weights with each 6-bit value
+//     widened to a byte, 1.4 times the GGUF's size; both plus zero padding
+//     rows). Twins are
 //     keyed by (buffer, offset, shape, type), dropped by an Upload into
 //     their buffer and freed at Close. Where MatMul never reads the GGUF
 //     bytes again (Q4_0), their pages are handed back (MADV_PAGEOUT), so
@@ -47,10 +48,12 @@
 //     (blocks of 32 for the legacy types, of 256 with 16-element sums for
 //     the k-quants; values in [-127, 127]) in exact integer block sums, as
 //     llama.cpp does; float weights use F32 FMA. Packed weights run one
-//     tile kernel for every T (1 to 8 rows of x per tile, each row's sums
-//     in the same order whatever the tile, so results do not depend on the
-//     batch) and MatMulN runs several weights of one x in one pass of the
-//     pool. Other weights: up to a per-type number of rows of x (about 5
+//     tile kernel for every T (Q4_0: 1 to 6 rows of x per tile, several
+//     passes over a panel from 7 rows on, the first keeping its unpacked
+//     nibbles for the rest in per-thread scratch; Q6_K: 1 to 8 rows; each
+//     row's sums in the same order whatever the tile, so results do not
+//     depend on the batch) and MatMulN runs several weights of one x in one
+//     pass of the pool. Other weights: up to a per-type number of rows of x (about 5
 //     to 8; 48 for float weights) each weight row is dotted with four x
 //     rows at a time; beyond it, 8 (16) rows of w are unpacked into a
 //     panel in L1/L2 and swept over all of x with register tiles whose
