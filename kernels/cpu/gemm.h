@@ -37,7 +37,7 @@ typedef void (*sw_ptile_fn)(const sw_mm *mm, const uint8_t *P, uint8_t *U, int t
 
 // Rows [t0, t1) of x over panels [p0, p1) of prows rows of mm->w, in
 // tiles of at most maxc rows split as evenly as possible (16 rows by 8: 8,
-// 8; by 5: 4, 4, 4, 4), so no narrow tile is left at the end. first[c]
+// 8; by 6: 6, 5, 5), so no narrow tile is left at the end. first[c]
 // takes c rows on the first pass over a panel, which reads it from memory;
 // later[c] on the passes after it, which find it in cache.
 static inline void sw_sweep_panels(const sw_mm *mm, int p0, int p1, int t0, int t1, const sw_ptile_fn *first,

@@ -1,11 +1,11 @@
 // Packed MatMul weights: a weight is re-laid once, on its first MatMul (or
 // when the engine prepares it at load), into panels of sw_pk_rows rows
-// whose bytes the register tiles read in order, so no step repacks a panel again
-// and, for Q4_0, the single-row (decode) path reads the same bytes as the
-// batched one (Q6_K single rows read the GGUF bytes, see pk_min_t).
-// The packed twin holds exactly the information of the GGUF rows (Q4_0: a
-// permutation of their bytes; Q6_K: their values, a byte each), plus zero
-// rows that pad the last panel.
+// whose bytes the register tiles read in order, so no step repacks a
+// panel again and, for Q4_0, the single-row (decode) path reads the same
+// bytes as the batched one (Q6_K single rows read the GGUF bytes, see
+// pk_min_t). The packed twin holds exactly the information of the GGUF
+// rows (Q4_0: a permutation of their nibbles and scales; Q6_K: their
+// values, a byte each), plus zero rows that pad the last panel.
 //
 // Q4_0 ("q4_0x16"), per panel p (rows 16p..16p+15) and block b, at byte
 // (p·nb + b)·SW_PK_Q4_0 (nb = k/32):
@@ -58,9 +58,20 @@ size_t sw_pk_panel_bytes(int wtype, int k) {
 // scaled by: −8 folds Q4_0's zero point into it (w = d·(u − 8)).
 float sw_pk_fold(int wtype) { return wtype == SW_Q4_0 ? -8.0f : 1.0f; }
 
-// Element e (0..31) of a Q4_0 block: low nibbles hold 0..15, high 16..31.
-static uint8_t q4_0_elem(const blk_q4_0 *blk, int e) {
-	return e < 16 ? blk->qs[e] & 0xF : blk->qs[e - 16] >> 4;
+// The 32 4-bit values of a Q4_0 block in element order (low nibbles hold
+// elements 0..15, high nibbles 16..31); zeros for a row past n.
+static void q4_0_values(const uint8_t *w, size_t wstride, int row, int n, int b, uint8_t v[QK], uint8_t d[2]) {
+	if (row >= n) {
+		memset(v, 0, QK);
+		memset(d, 0, 2);
+		return;
+	}
+	const blk_q4_0 *blk = (const blk_q4_0 *)(w + (size_t)row * wstride) + b;
+	for (int j = 0; j < QK / 2; j++) {
+		v[j] = blk->qs[j] & 0xF;
+		v[j + QK / 2] = blk->qs[j] >> 4;
+	}
+	memcpy(d, &blk->d, 2);
 }
 
 void sw_pack_q4_0x16(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst) {
@@ -69,13 +80,12 @@ void sw_pack_q4_0x16(int k, int n, const uint8_t *w, size_t wstride, int p0, int
 		uint8_t *pp = dst + (size_t)p * nb * SW_PK_Q4_0;
 		for (int b = 0; b < nb; b++) {
 			uint8_t *o = pp + (size_t)b * SW_PK_Q4_0;
-			memset(o, 0, SW_PK_Q4_0);
-			for (int r = 0; r < SW_PKR_Q4_0; r++) {
-				int row = p * SW_PKR_Q4_0 + r, half = r / 8, shift = 4 * half;
-				if (row >= n) break;
-				const blk_q4_0 *blk = (const blk_q4_0 *)(w + (size_t)row * wstride) + b;
-				for (int e = 0; e < QK; e++) o[32 * (e / 4) + 4 * (r % 8) + e % 4] |= (uint8_t)(q4_0_elem(blk, e) << shift);
-				memcpy(o + 256 + 2 * r, &blk->d, 2);
+			for (int r = 0; r < 8; r++) {
+				uint8_t lo[QK], hi[QK];
+				int row = p * SW_PKR_Q4_0 + r;
+				q4_0_values(w, wstride, row, n, b, lo, o + 256 + 2 * r);
+				q4_0_values(w, wstride, row + 8, n, b, hi, o + 256 + 2 * (r + 8));
+				for (int e = 0; e < QK; e++) o[32 * (e / 4) + 4 * r + e % 4] = (uint8_t)(lo[e] | hi[e] << 4);
 			}
 		}
 	}
