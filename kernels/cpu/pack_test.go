@@ -159,9 +159,10 @@ func TestMatMulNEqualsMatMul(t *testing.T) {
 }
 
 // TestPackedRowsIndependent: a row of x gets bit for bit the same outputs
-// whatever other rows share its MatMul (alone, or among 16 or 70, through
-// the broadcast or the replicated-x tiles), which batched decoding needs to
-// reproduce single-sequence results. Q6_K rows start at its packed minimum
+// whatever other rows share its MatMul (alone, or among 7, 16 or 70: for
+// Q4_0 one-pass tiles against multi-pass ones of 4+3, 6+5+5 and eleven
+// passes, which load the nibbles the first pass unpacked), which batched
+// decoding needs to reproduce single-sequence results. Q6_K rows start at its packed minimum
 // of 4, below which single decodes take the dot product.
 func TestPackedRowsIndependent(t *testing.T) {
 	p := newPair(t)
@@ -170,7 +171,7 @@ func TestPackedRowsIndependent(t *testing.T) {
 		if dt == kernels.Q6_K {
 			sub = 4
 		}
-		for _, T := range []int{16, 70} {
+		for _, T := range []int{7, 16, 70} {
 			t.Run(fmt.Sprintf("%s/T=%d", dt, T), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(dt), uint64(T)))
 				n, k := 141, 19*dt.BlockSize()
