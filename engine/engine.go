@@ -19,6 +19,17 @@ type Options struct {
 	BlockSize     int           // KV block size in tokens; 0 = 16
 	KVCacheMemory int64         // bytes for the KV pool; 0 = enough for one full context
 	KVDType       kernels.DType // F16 by default (llama.cpp's default cache type)
+	// GPUMemoryUtilization, in (0, 1], sizes the KV pool on a backend that
+	// reports its device memory (a GPU), as vLLM's flag does: after the
+	// weights and scratch are loaded, the pool takes what keeps this share
+	// of the device in use (other processes' memory counts), and
+	// KVCacheMemory is ignored there. 0: KVCacheMemory on every backend.
+	GPUMemoryUtilization float64
+}
+
+// deviceMemory is a backend that reports its device memory (the CUDA one).
+type deviceMemory interface {
+	MemInfo() (free, total int64, err error)
 }
 
 // Engine is a loaded model bound to a backend, with its paged KV pool.
@@ -116,7 +127,19 @@ func New(d *model.Description, o Options) (*Engine, error) {
 		be.Close()
 		return nil, err
 	}
-	spec, err := kvSpec(m, o)
+	flag := "--kv-cache-memory"
+	if dm, ok := be.(deviceMemory); ok && o.GPUMemoryUtilization != 0 {
+		free, total, err := dm.MemInfo()
+		if err == nil {
+			o.KVCacheMemory, err = gpuKVBudget(free, total, o.GPUMemoryUtilization)
+		}
+		if err != nil {
+			be.Close()
+			return nil, err
+		}
+		flag = "--gpu-memory-utilization"
+	}
+	spec, err := kvSpec(m, o, flag)
 	if err != nil {
 		be.Close()
 		return nil, err
@@ -129,9 +152,29 @@ func New(d *model.Description, o Options) (*Engine, error) {
 	return &Engine{Desc: d, Model: m, KV: kv, be: be}, nil
 }
 
+// gpuKVBudget is the KV pool a device with free of total bytes left after
+// loading can take while util of it stays in use at most.
+func gpuKVBudget(free, total int64, util float64) (int64, error) {
+	if !(util > 0 && util <= 1) {
+		return 0, fmt.Errorf("engine: --gpu-memory-utilization %g is not in (0, 1]", util)
+	}
+	if total <= 0 || free < 0 || free > total {
+		return 0, fmt.Errorf("engine: the device reports %d bytes free of %d", free, total)
+	}
+	keep := int64(float64(total) * (1 - util)) // bytes left for others
+	if free <= keep {
+		used := total - free
+		return 0, fmt.Errorf("engine: --gpu-memory-utilization %g leaves no room for the KV cache: %d MiB of the device's "+
+			"%d MiB are in use after loading the weights (%.0f%%); raise it or free device memory",
+			util, used>>20, total>>20, 100*float64(used)/float64(total))
+	}
+	return free - keep, nil
+}
+
 // kvSpec sizes the block pool from the memory budget; a pool that cannot
-// hold one full-context sequence is refused with what to change.
-func kvSpec(m *model.Model, o Options) (kernels.KVSpec, error) {
+// hold one full-context sequence is refused with what to change (flag
+// names the setting that gave the budget).
+func kvSpec(m *model.Model, o Options, flag string) (kernels.KVSpec, error) {
 	ctx := m.Cfg.ContextLen
 	perSeq := (ctx + o.BlockSize - 1) / o.BlockSize
 	one := m.KVSpec(1, o.BlockSize, o.KVDType).Bytes()
@@ -140,8 +183,8 @@ func kvSpec(m *model.Model, o Options) (kernels.KVSpec, error) {
 	}
 	n := int(o.KVCacheMemory / one)
 	if n < perSeq {
-		return kernels.KVSpec{}, fmt.Errorf("engine: --kv-cache-memory %d MiB holds %d tokens, less than one %d-token context; "+
-			"raise it to at least %d MiB or lower the context length", o.KVCacheMemory>>20, n*o.BlockSize, ctx,
+		return kernels.KVSpec{}, fmt.Errorf("engine: %s gives the KV cache %d MiB, %d tokens, less than one %d-token context; "+
+			"it needs at least %d MiB: raise it or lower the context length", flag, o.KVCacheMemory>>20, n*o.BlockSize, ctx,
 			(int64(perSeq)*one+(1<<20)-1)>>20)
 	}
 	return m.KVSpec(n, o.BlockSize, o.KVDType), nil

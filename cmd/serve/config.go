@@ -35,13 +35,14 @@ type modelSettings struct {
 	maxQueue            int
 	blockSize           int
 	kvCacheMemory       byteSize
+	gpuMemUtil          fraction
 	enablePrefixCaching bool
 	staticBatching      bool
 }
 
 func defaultModelSettings() modelSettings {
 	return modelSettings{device: "auto", maxNumSeqs: 64, maxNumBatchedTokens: 512, maxQueue: 1024, blockSize: 16,
-		enablePrefixCaching: true}
+		gpuMemUtil: 0.9, enablePrefixCaching: true}
 }
 
 // register binds the per-model flags to m, with m's current values as the
@@ -54,9 +55,31 @@ func (m *modelSettings) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.maxNumBatchedTokens, "max-num-batched-tokens", m.maxNumBatchedTokens, "tokens per forward step")
 	fs.IntVar(&m.maxQueue, "max-queue", m.maxQueue, "waiting requests before new ones get 503")
 	fs.IntVar(&m.blockSize, "block-size", m.blockSize, "KV cache block size in tokens")
-	fs.Var(&m.kvCacheMemory, "kv-cache-memory", "KV cache size, e.g. 2GiB or 512MiB (default: max-num-seqs full contexts, at most 25% of RAM)")
+	fs.Var(&m.kvCacheMemory, "kv-cache-memory", "KV cache size, e.g. 2GiB or 512MiB (default: on a GPU, see --gpu-memory-utilization; "+
+		"else max-num-seqs full contexts, at most 25% of RAM)")
+	fs.Var(&m.gpuMemUtil, "gpu-memory-utilization", "on a GPU without --kv-cache-memory: share of the device's memory in use "+
+		"once the KV cache is allocated (weights, scratch, KV and other processes), in (0, 1]")
 	fs.BoolVar(&m.enablePrefixCaching, "enable-prefix-caching", m.enablePrefixCaching, "reuse the KV blocks of shared prompt prefixes")
 	fs.BoolVar(&m.staticBatching, "static-batching", m.staticBatching, "admit new requests only when none runs (for comparisons)")
+}
+
+// fraction is a flag holding a number in (0, 1].
+type fraction float64
+
+func (f *fraction) String() string {
+	if f == nil {
+		return ""
+	}
+	return strconv.FormatFloat(float64(*f), 'g', -1, 64)
+}
+
+func (f *fraction) Set(s string) error {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || !(v > 0 && v <= 1) {
+		return fmt.Errorf("%q is not a fraction in (0, 1] (e.g. 0.9)", s)
+	}
+	*f = fraction(v)
+	return nil
 }
 
 // byteSize is a flag holding a byte count written with an optional unit

@@ -142,6 +142,9 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate names", "models:\n  - model: " + m + "\n  - model: " + m + "\n", "two models"},
 		{"not yaml", "port: [1,\n", "serve.yaml"},
 		{"nested setting", "port:\n  a: 1\n", "single value"},
+		{"utilization over 1", "gpu-memory-utilization: 1.5\n", "not a fraction in (0, 1]"},
+		{"utilization zero", "gpu-memory-utilization: 0\n", "not a fraction in (0, 1]"},
+		{"utilization word", "gpu-memory-utilization: most\n", "gpu-memory-utilization"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -355,8 +355,12 @@ func (a *serveApp) load(spec modelSpec) (*localGenerator, error) {
 		a.log.Warn("the default KV cache holds fewer than --max-num-seqs full contexts (25% of RAM); set --kv-cache-memory to change it",
 			"model", spec.name, "kv_bytes", kv)
 	}
-	eng, err := engine.New(d, engine.Options{Backend: ms.device, Threads: ms.threads, MaxTokens: ms.maxNumBatchedTokens,
-		BlockSize: ms.blockSize, KVCacheMemory: kv})
+	eo := engine.Options{Backend: ms.device, Threads: ms.threads, MaxTokens: ms.maxNumBatchedTokens,
+		BlockSize: ms.blockSize, KVCacheMemory: kv}
+	if ms.kvCacheMemory == 0 { // an explicit --kv-cache-memory holds on GPUs too
+		eo.GPUMemoryUtilization = float64(ms.gpuMemUtil)
+	}
+	eng, err := engine.New(d, eo)
 	if err != nil {
 		d.Close()
 		return nil, err
