@@ -351,10 +351,6 @@ func (a *serveApp) load(spec modelSpec) (*localGenerator, error) {
 		d.Config.ContextLen = ms.maxModelLen
 	}
 	kv, capped := kvBudget(&d.Config, ms, totalRAM())
-	if capped {
-		a.log.Warn("the default KV cache holds fewer than --max-num-seqs full contexts (25% of RAM); set --kv-cache-memory to change it",
-			"model", spec.name, "kv_bytes", kv)
-	}
 	eo := engine.Options{Backend: ms.device, Threads: ms.threads, MaxTokens: ms.maxNumBatchedTokens,
 		BlockSize: ms.blockSize, KVCacheMemory: kv}
 	if ms.kvCacheMemory == 0 { // an explicit --kv-cache-memory holds on GPUs too
@@ -364,6 +360,12 @@ func (a *serveApp) load(spec modelSpec) (*localGenerator, error) {
 	if err != nil {
 		d.Close()
 		return nil, err
+	}
+	// On a GPU the pool came from --gpu-memory-utilization, not from RAM.
+	_, gpu := eng.Backend().(interface{ MemInfo() (int64, int64, error) })
+	if capped && (!gpu || eo.GPUMemoryUtilization == 0) {
+		a.log.Warn("the default KV cache holds fewer than --max-num-seqs full contexts (25% of RAM); set --kv-cache-memory to change it",
+			"model", spec.name, "kv_bytes", kv)
 	}
 	gen, err := newLocalGenerator(eng, schedOptions{MaxNumSeqs: ms.maxNumSeqs, MaxNumBatchedTokens: ms.maxNumBatchedTokens,
 		MaxQueue: ms.maxQueue, EnablePrefixCaching: ms.enablePrefixCaching, StaticBatching: ms.staticBatching})
