@@ -3,6 +3,11 @@
 package engine_test
 
 import (
+	"spillway/engine"
 	_ "spillway/kernels/cpu"
-	_ "spillway/kernels/cuda"
+	"spillway/kernels/cuda"
 )
+
+// The CUDA backend reports device memory, so --gpu-memory-utilization
+// sizes its KV pool (TestGPUMemoryUtilization runs that path on a stand-in).
+var _ engine.DeviceMemory = (*cuda.Backend)(nil)

@@ -27,8 +27,9 @@ type Options struct {
 	GPUMemoryUtilization float64
 }
 
-// deviceMemory is a backend that reports its device memory (the CUDA one).
-type deviceMemory interface {
+// DeviceMemory is a backend that reports its device memory (the CUDA one);
+// on such a backend GPUMemoryUtilization sizes the KV pool.
+type DeviceMemory interface {
 	MemInfo() (free, total int64, err error)
 }
 
@@ -128,7 +129,7 @@ func New(d *model.Description, o Options) (*Engine, error) {
 		return nil, err
 	}
 	flag := "--kv-cache-memory"
-	if dm, ok := be.(deviceMemory); ok && o.GPUMemoryUtilization != 0 {
+	if dm, ok := be.(DeviceMemory); ok && o.GPUMemoryUtilization != 0 {
 		free, total, err := dm.MemInfo()
 		if err == nil {
 			o.KVCacheMemory, err = gpuKVBudget(free, total, o.GPUMemoryUtilization)

@@ -361,9 +361,8 @@ func (a *serveApp) load(spec modelSpec) (*localGenerator, error) {
 		d.Close()
 		return nil, err
 	}
-	// On a GPU the pool came from --gpu-memory-utilization, not from RAM.
-	_, gpu := eng.Backend().(interface{ MemInfo() (int64, int64, error) })
-	if capped && (!gpu || eo.GPUMemoryUtilization == 0) {
+	// On a GPU the default pool came from --gpu-memory-utilization, not RAM.
+	if _, gpu := eng.Backend().(engine.DeviceMemory); capped && !gpu {
 		a.log.Warn("the default KV cache holds fewer than --max-num-seqs full contexts (25% of RAM); set --kv-cache-memory to change it",
 			"model", spec.name, "kv_bytes", kv)
 	}

@@ -58,20 +58,18 @@ size_t sw_pk_panel_bytes(int wtype, int k) {
 // scaled by: −8 folds Q4_0's zero point into it (w = d·(u − 8)).
 float sw_pk_fold(int wtype) { return wtype == SW_Q4_0 ? -8.0f : 1.0f; }
 
-// The 32 4-bit values of a Q4_0 block in element order (low nibbles hold
-// elements 0..15, high nibbles 16..31); zeros for a row past n.
-static void q4_0_values(const uint8_t *w, size_t wstride, int row, int n, int b, uint8_t v[QK], uint8_t d[2]) {
+// Row row's block b: its 32 4-bit values in element order (sw_unpack32)
+// and its F16 scale; zeros for a row past n.
+static void q4_0_row(const uint8_t *w, size_t wstride, int row, int n, int b, uint8_t u[QK], uint8_t d[2]) {
 	if (row >= n) {
-		memset(v, 0, QK);
+		memset(u, 0, QK);
 		memset(d, 0, 2);
 		return;
 	}
-	const blk_q4_0 *blk = (const blk_q4_0 *)(w + (size_t)row * wstride) + b;
-	for (int j = 0; j < QK / 2; j++) {
-		v[j] = blk->qs[j] & 0xF;
-		v[j + QK / 2] = blk->qs[j] >> 4;
-	}
-	memcpy(d, &blk->d, 2);
+	const uint8_t *blk = w + (size_t)row * wstride + (size_t)b * sizeof(blk_q4_0);
+	float df, m;
+	sw_unpack32(SW_Q4_0, blk, u, &df, &m);
+	memcpy(d, &((const blk_q4_0 *)blk)->d, 2);
 }
 
 void sw_pack_q4_0x16(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst) {
@@ -83,8 +81,8 @@ void sw_pack_q4_0x16(int k, int n, const uint8_t *w, size_t wstride, int p0, int
 			for (int r = 0; r < 8; r++) {
 				uint8_t lo[QK], hi[QK];
 				int row = p * SW_PKR_Q4_0 + r;
-				q4_0_values(w, wstride, row, n, b, lo, o + 256 + 2 * r);
-				q4_0_values(w, wstride, row + 8, n, b, hi, o + 256 + 2 * (r + 8));
+				q4_0_row(w, wstride, row, n, b, lo, o + 256 + 2 * r);
+				q4_0_row(w, wstride, row + 8, n, b, hi, o + 256 + 2 * (r + 8));
 				for (int e = 0; e < QK; e++) o[32 * (e / 4) + 4 * r + e % 4] = (uint8_t)(lo[e] | hi[e] << 4);
 			}
 		}
