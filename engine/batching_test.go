@@ -127,7 +127,7 @@ func TestBatchedEqualsSolo(t *testing.T) {
 				}
 			}
 			t.Logf("%d blocks, steps %d, preemptions %d, prefix hits %d/%d tokens",
-				e.KV.Spec.NumBlocks, snap.Steps, snap.Preemptions, snap.PrefixCacheHits, snap.PrefixCacheQueries)
+				e.NumBlocks(), snap.Steps, snap.Preemptions, snap.PrefixCacheHits, snap.PrefixCacheQueries)
 			if c.name == "tight pool" && snap.Preemptions == 0 {
 				t.Error("the tight pool forced no preemption")
 			}
@@ -146,7 +146,7 @@ func randTokens(r *rand.Rand, n int) []int32 {
 func runBatched(t *testing.T, e *engine.Engine, prompts [][]int32, maxTok []int, caching bool) ([][]int32, scheduler.Snapshot) {
 	s, err := scheduler.New(e, vocab{e.Desc.Tokenizer}, scheduler.Options{
 		MaxNumSeqs: 64, MaxNumBatchedTokens: 256, ContextLen: e.Model.Cfg.ContextLen,
-		Blocks: batching.Config{NumBlocks: e.KV.Spec.NumBlocks, BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
+		Blocks: batching.Config{NumBlocks: e.NumBlocks(), BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
 	})
 	if err != nil {
 		t.Fatal(err)

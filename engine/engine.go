@@ -25,6 +25,12 @@ type Options struct {
 	// of the device in use (other processes' memory counts), and
 	// KVCacheMemory is ignored there. 0: KVCacheMemory on every backend.
 	GPUMemoryUtilization float64
+	// EnforceEager runs every step op by op, as vLLM's flag does, on a
+	// backend that could replay decode steps as graphs (model.GraphCapturer).
+	EnforceEager bool
+	// MaxGraphBatch is the largest decode batch replayed as a graph; 0 =
+	// 256 (bounded by MaxTokens).
+	MaxGraphBatch int
 }
 
 // DeviceMemory is a backend that reports its device memory (the CUDA one);
@@ -35,10 +41,11 @@ type DeviceMemory interface {
 
 // Engine is a loaded model bound to a backend, with its paged KV pool.
 type Engine struct {
-	Desc  *model.Description
-	Model *model.Model
-	KV    *kernels.KVCache
-	be    kernels.Backend
+	Desc   *model.Description
+	Model  *model.Model
+	KV     *kernels.KVCache
+	be     kernels.Backend
+	blocks int // blocks sequences may own: KV's less the graphs' scratch block
 }
 
 // ChooseBackend names the backend "auto" starts with: the fastest one
@@ -140,7 +147,13 @@ func New(d *model.Description, o Options) (*Engine, error) {
 		}
 		flag = "--gpu-memory-utilization"
 	}
-	spec, err := kvSpec(m, o, flag)
+	_, graphs := be.(model.GraphCapturer)
+	graphs = graphs && !o.EnforceEager
+	reserve := 0
+	if graphs {
+		reserve = 1
+	}
+	spec, err := kvSpec(m, o, flag, reserve)
 	if err != nil {
 		be.Close()
 		return nil, err
@@ -150,8 +163,25 @@ func New(d *model.Description, o Options) (*Engine, error) {
 		be.Close()
 		return nil, fmt.Errorf("engine: allocating KV cache of %d MiB: %w", spec.Bytes()>>20, err)
 	}
-	return &Engine{Desc: d, Model: m, KV: kv, be: be}, nil
+	e := &Engine{Desc: d, Model: m, KV: kv, be: be, blocks: spec.NumBlocks - reserve}
+	if graphs {
+		if o.MaxGraphBatch <= 0 {
+			o.MaxGraphBatch = 256
+		}
+		gc := model.GraphConfig{ScratchBlock: int32(e.blocks), TableWidth: blocksPerContext(m, spec.BlockSize), MaxBatch: o.MaxGraphBatch}
+		if err := m.EnableGraphs(gc); err != nil {
+			be.Close()
+			return nil, err
+		}
+	}
+	return e, nil
 }
+
+// NumBlocks is the number of KV blocks sequences may own, [0, NumBlocks):
+// the pool less the one block the rows that pad a graph's batch write to.
+func (e *Engine) NumBlocks() int { return e.blocks }
+
+func blocksPerContext(m *model.Model, bs int) int { return (m.Cfg.ContextLen + bs - 1) / bs }
 
 // gpuKVBudget is the KV pool a device with free of total bytes left after
 // loading can take while util of it stays in use at most.
@@ -173,20 +203,25 @@ func gpuKVBudget(free, total int64, util float64) (int64, error) {
 }
 
 // kvSpec sizes the block pool from the memory budget; a pool that cannot
-// hold one full-context sequence is refused with what to change (flag
-// names the setting that gave the budget).
-func kvSpec(m *model.Model, o Options, flag string) (kernels.KVSpec, error) {
+// hold one full-context sequence besides the reserve blocks (the graphs'
+// scratch block) is refused with what to change (flag names the setting
+// that gave the budget).
+func kvSpec(m *model.Model, o Options, flag string, reserve int) (kernels.KVSpec, error) {
 	ctx := m.Cfg.ContextLen
-	perSeq := (ctx + o.BlockSize - 1) / o.BlockSize
+	perSeq := blocksPerContext(m, o.BlockSize) + reserve
 	one := m.KVSpec(1, o.BlockSize, o.KVDType).Bytes()
 	if o.KVCacheMemory == 0 {
 		return m.KVSpec(perSeq, o.BlockSize, o.KVDType), nil
 	}
 	n := int(o.KVCacheMemory / one)
 	if n < perSeq {
-		return kernels.KVSpec{}, fmt.Errorf("engine: %s gives the KV cache %d MiB, %d tokens, less than one %d-token context; "+
-			"it needs at least %d MiB: raise it or lower the context length", flag, o.KVCacheMemory>>20, n*o.BlockSize, ctx,
-			(int64(perSeq)*one+(1<<20)-1)>>20)
+		kept := ""
+		if reserve > 0 {
+			kept = fmt.Sprintf(" besides the %d block(s) kept for padding graph batches (--enforce-eager frees them)", reserve)
+		}
+		return kernels.KVSpec{}, fmt.Errorf("engine: %s gives the KV cache %d MiB, %d tokens, less than one %d-token context%s; "+
+			"it needs at least %d MiB: raise it or lower the context length", flag, o.KVCacheMemory>>20,
+			max(0, n-reserve)*o.BlockSize, ctx, kept, (int64(perSeq)*one+(1<<20)-1)>>20)
 	}
 	return m.KVSpec(n, o.BlockSize, o.KVDType), nil
 }
@@ -196,4 +231,6 @@ func (e *Engine) Backend() kernels.Backend { return e.be }
 
 // Close frees the backend's memory and the model file mappings; the engine
 // owns the description it was built from.
-func (e *Engine) Close() error { return errors.Join(e.be.Close(), e.Desc.Close()) }
+func (e *Engine) Close() error {
+	return errors.Join(e.Model.ReleaseGraphs(), e.be.Close(), e.Desc.Close())
+}

@@ -34,6 +34,30 @@ func (b *timedBackend) RMSNorm(o, x, w kernels.Tensor, e float32) {
 func (b *timedBackend) MatMul(o, x, w kernels.Tensor) {
 	b.time(fmt.Sprintf("MatMul %dx%d", w.Rows, w.Cols), func() { b.Backend.MatMul(o, x, w) })
 }
+
+// MatMulN keeps the fused call the engine makes when the wrapped backend
+// has one (kernels.MultiMatMuler), timed under the names of its weights;
+// without it the breakdown would time separate MatMuls the engine never
+// runs.
+func (b *timedBackend) MatMulN(outs []kernels.Tensor, x kernels.Tensor, ws []kernels.Tensor) {
+	name := "MatMulN"
+	for i, w := range ws {
+		sep := " "
+		if i > 0 {
+			sep = "+"
+		}
+		name += fmt.Sprintf("%s%dx%d", sep, w.Rows, w.Cols)
+	}
+	b.time(name, func() {
+		if mm, ok := b.Backend.(kernels.MultiMatMuler); ok {
+			mm.MatMulN(outs, x, ws)
+			return
+		}
+		for i := range ws {
+			b.Backend.MatMul(outs[i], x, ws[i])
+		}
+	})
+}
 func (b *timedBackend) Add(o, a, c kernels.Tensor) { b.time("Add", func() { b.Backend.Add(o, a, c) }) }
 func (b *timedBackend) SiLUMul(o, g, u kernels.Tensor) {
 	b.time("SiLUMul", func() { b.Backend.SiLUMul(o, g, u) })

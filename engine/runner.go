@@ -25,9 +25,9 @@ func (r *Runner) Len() int { return r.n }
 // Eval appends tokens to the sequence and returns the logits of every new
 // position when all is set, else of the last one: (rows, VocabSize).
 func (r *Runner) Eval(tokens []int32, all bool) ([]float32, error) {
-	spec := r.e.KV.Spec
-	if r.n+len(tokens) > spec.Slots() {
-		return nil, fmt.Errorf("engine: sequence of %d tokens exceeds the KV cache of %d", r.n+len(tokens), spec.Slots())
+	slots := r.e.NumBlocks() * r.e.KV.Spec.BlockSize
+	if r.n+len(tokens) > slots {
+		return nil, fmt.Errorf("engine: sequence of %d tokens exceeds the KV cache of %d", r.n+len(tokens), slots)
 	}
 	V := r.e.Model.Cfg.VocabSize
 	var out []float32

@@ -43,7 +43,7 @@ func benchModel(b *testing.B) string {
 func schedRun(b *testing.B, e *engine.Engine, reqs []*scheduler.Request, caching bool) (time.Duration, time.Duration, scheduler.Snapshot) {
 	s, err := scheduler.New(e, vocab{e.Desc.Tokenizer}, scheduler.Options{
 		MaxNumSeqs: 64, MaxNumBatchedTokens: e.Model.MaxTokens(), ContextLen: e.Model.Cfg.ContextLen,
-		Blocks: batching.Config{NumBlocks: e.KV.Spec.NumBlocks, BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
+		Blocks: batching.Config{NumBlocks: e.NumBlocks(), BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -196,7 +196,7 @@ func BenchmarkPrefixCacheTTFT(b *testing.B) {
 func schedRunKeep(b *testing.B, e *engine.Engine, caching bool, a, c *scheduler.Request) (time.Duration, time.Duration) {
 	s, err := scheduler.New(e, vocab{e.Desc.Tokenizer}, scheduler.Options{
 		MaxNumSeqs: 4, MaxNumBatchedTokens: e.Model.MaxTokens(), ContextLen: e.Model.Cfg.ContextLen,
-		Blocks: batching.Config{NumBlocks: e.KV.Spec.NumBlocks, BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
+		Blocks: batching.Config{NumBlocks: e.NumBlocks(), BlockSize: e.KV.Spec.BlockSize, DisablePrefixCaching: !caching},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -38,6 +38,7 @@ type modelSettings struct {
 	gpuMemUtil          fraction
 	enablePrefixCaching bool
 	staticBatching      bool
+	enforceEager        bool
 }
 
 func defaultModelSettings() modelSettings {
@@ -61,6 +62,7 @@ func (m *modelSettings) register(fs *flag.FlagSet) {
 		"once the KV cache is allocated (weights, scratch, KV and other processes), in (0, 1]")
 	fs.BoolVar(&m.enablePrefixCaching, "enable-prefix-caching", m.enablePrefixCaching, "reuse the KV blocks of shared prompt prefixes")
 	fs.BoolVar(&m.staticBatching, "static-batching", m.staticBatching, "admit new requests only when none runs (for comparisons)")
+	fs.BoolVar(&m.enforceEager, "enforce-eager", m.enforceEager, "on a GPU, run decode steps op by op instead of replaying them as CUDA graphs")
 }
 
 // fraction is a flag holding a number in (0, 1].

@@ -15,6 +15,7 @@ type engineFlags struct {
 	dtype     string
 	threads   int
 	maxTokens int
+	eager     bool
 }
 
 func (e *engineFlags) register(fs *flag.FlagSet) {
@@ -23,6 +24,7 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.dtype, "dtype", "auto", "activation type on GPU backends: auto, float16, bfloat16")
 	fs.IntVar(&e.threads, "threads", 0, "CPU threads (0 = all cores)")
 	fs.IntVar(&e.maxTokens, "max-num-batched-tokens", 512, "tokens per forward step")
+	fs.BoolVar(&e.eager, "enforce-eager", false, "on a GPU, run decode steps op by op instead of replaying them as CUDA graphs")
 }
 
 // open loads the model and binds it to the chosen backend.
@@ -38,7 +40,8 @@ func (e *engineFlags) open() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(d, engine.Options{Backend: e.device, ActDType: act, Threads: e.threads, MaxTokens: e.maxTokens})
+	eng, err := engine.New(d, engine.Options{Backend: e.device, ActDType: act, Threads: e.threads, MaxTokens: e.maxTokens,
+		EnforceEager: e.eager})
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -37,7 +37,7 @@ func newLocalGenerator(eng *engine.Engine, o schedOptions) (*localGenerator, err
 		MaxQueue:            o.MaxQueue,
 		ContextLen:          eng.Model.Cfg.ContextLen,
 		StaticBatching:      o.StaticBatching,
-		Blocks: batching.Config{NumBlocks: spec.NumBlocks, BlockSize: spec.BlockSize,
+		Blocks: batching.Config{NumBlocks: eng.NumBlocks(), BlockSize: spec.BlockSize,
 			DisablePrefixCaching: !o.EnablePrefixCaching},
 	})
 	if err != nil {

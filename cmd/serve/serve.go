@@ -295,7 +295,7 @@ func (a *serveApp) loadAll(ctx context.Context) {
 		}
 		a.gens = append(a.gens, gen)
 		a.log.Info("model ready", "model", spec.name, "path", spec.path, "backend", gen.eng.Backend().Name(),
-			"context", gen.eng.Model.Cfg.ContextLen, "kv_blocks", gen.eng.KV.Spec.NumBlocks, "load_time", time.Since(t0).Round(time.Millisecond))
+			"context", gen.eng.Model.Cfg.ContextLen, "kv_blocks", gen.eng.NumBlocks(), "load_time", time.Since(t0).Round(time.Millisecond))
 	}
 }
 
@@ -352,7 +352,7 @@ func (a *serveApp) load(spec modelSpec) (*localGenerator, error) {
 	}
 	kv, capped := kvBudget(&d.Config, ms, totalRAM())
 	eo := engine.Options{Backend: ms.device, Threads: ms.threads, MaxTokens: ms.maxNumBatchedTokens,
-		BlockSize: ms.blockSize, KVCacheMemory: kv}
+		BlockSize: ms.blockSize, KVCacheMemory: kv, EnforceEager: ms.enforceEager, MaxGraphBatch: ms.maxNumSeqs}
 	if ms.kvCacheMemory == 0 { // an explicit --kv-cache-memory holds on GPUs too
 		eo.GPUMemoryUtilization = float64(ms.gpuMemUtil)
 	}

@@ -12,4 +12,9 @@
 //     name, never during Forward.
 //   - Forward handles any mix of sequences in one call: prefill chunks and
 //     decodes share the flat token batch and differ only in AttnBatch.
+//   - With graphs enabled, a batch of single-query sequences replays the
+//     recording of the smallest bucket that holds it, padded with rows
+//     that touch only the scratch block; every other batch runs op by op.
+//     A recording reads its bucket's own input slices, which Forward
+//     overwrites in place before each replay; logits are always eager.
 package model

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -23,6 +24,7 @@ type Model struct {
 	layers    []layer
 	maxTokens int
 	s         scratch
+	g         *graphs // decode steps replayed as graphs; nil: all eager
 }
 
 // scratch activations, each (maxTokens, width) in the backend's ActDType.
@@ -157,10 +159,27 @@ func (m *Model) Forward(in *Input, kv *kernels.KVCache, logits []float32) error 
 			return fmt.Errorf("model: logit row %d outside batch of %d", r, T)
 		}
 	}
-	x := m.s.x.Slice(0, T)
+	if n := m.graphBucket(in); n > 0 {
+		err := m.forwardGraph(n, in, kv, logits)
+		if !errors.Is(err, errReplay) {
+			return err
+		}
+		// The recording is dropped (made anew on next use); this step
+		// runs eagerly, and fails too if the device itself has failed.
+		if eager := m.forwardEager(in, kv, &ab, logits); eager != nil {
+			return errors.Join(err, eager)
+		}
+		return nil
+	}
+	return m.forwardEager(in, kv, &ab, logits)
+}
+
+// forwardEager issues the step op by op.
+func (m *Model) forwardEager(in *Input, kv *kernels.KVCache, ab *kernels.AttnBatch, logits []float32) error {
+	x := m.s.x.Slice(0, len(in.Tokens))
 	m.be.Embed(x, m.tokEmbd, in.Tokens)
 	for l := range m.layers {
-		m.block(l, x, in, kv, &ab)
+		m.block(l, x, in, kv, ab)
 	}
 	return m.logits(x, in.LogitRows, logits)
 }

@@ -14,12 +14,9 @@ import (
 // removes the per-kernel launch cost (hundreds of launches a token) from
 // every step after the first.
 //
-// The engine type-asserts it without importing this package, since the
-// method uses only standard types:
-//
-//	type graphCapturer interface {
-//		CaptureGraph(step func() error) (replay func() error, release func() error, err error)
-//	}
+// The engine type-asserts it without importing this package, as
+// model.GraphCapturer (the method uses only standard types), and replays
+// its decode steps through it unless --enforce-eager is set.
 //
 // Contract, per batch-size bucket (e.g. 1, 2, 4, 8, 16, ... sequences):
 //   - step issues the ops of one forward pass (no Download, Upload,
