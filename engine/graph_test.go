@@ -114,16 +114,16 @@ var (
 	graphLast *graphBackend // the "graphs" backend built last
 )
 
-// openGraphEngine opens the tiny model on the graph stand-in over the
-// reference backend: a padded batch runs other rows beside the real ones,
-// and the pure-Go ops give every row the same bits whatever its batch, so
-// the tokens must match exactly. (The cpu backend's kernels differ from
-// one batch size to another in the last bits for most weight types.)
+// openGraphEngine opens the tiny model (Q8_0) on the graph stand-in over
+// the test backend. A padded batch runs other rows beside the real ones;
+// both the reference and the cpu backend give a row of quantized weights
+// the same bits whatever its batch (cpu.TestRowsIndependentOfBatch), so
+// the tokens must match exactly.
 func openGraphEngine(t *testing.T, kvBytes int64, eager bool) (*engine.Engine, *graphBackend) {
 	t.Helper()
 	graphOnce.Do(func() {
 		kernels.Register("graphs", func(ko kernels.Options) (kernels.Backend, error) {
-			be, err := kernels.New("ref", ko)
+			be, err := kernels.New(testBackend(), ko)
 			if err != nil {
 				return nil, err
 			}
@@ -148,7 +148,7 @@ func openGraphEngine(t *testing.T, kvBytes int64, eager bool) (*engine.Engine, *
 // alone; prefill and mixed steps stay eager. One block is kept for the
 // padding rows; --enforce-eager keeps it and records nothing.
 func TestDecodeGraphs(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && testBackend() == "ref" {
 		t.Skip("skipping: about 15 s on the pure-Go reference backend in -short mode")
 	}
 	solo, _ := openGraphEngine(t, 0, true) // a pool of one context

@@ -179,6 +179,14 @@ static inline __m256i pair_i8(__m128i v, int c) {
 
 #define FORCE static inline __attribute__((always_inline))
 
+// Σ of the 8 int32 lanes (exact while the sum fits, as every caller's does).
+FORCE int32_t hsum_i32(__m256i v) {
+	__m128i a = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0x4E));
+	a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0xB1));
+	return _mm_cvtsi128_si32(a);
+}
+
 // Pin v in a register at this point. GCC otherwise regroups the long
 // chains of integer adds in the panel kernels into trees whose partial
 // products no longer fit in 16 registers and spill.

@@ -106,6 +106,7 @@ static float fdot_avx2(int n, const float *a, const float *b) {
 
 void sw_avx2_fill_legacy(sw_isa_table *t);
 void sw_avx2_fill_dotn(sw_isa_table *t);
+void sw_avx2_fill_dotr(sw_isa_table *t);
 void sw_avx2_fill_gemm(sw_isa_table *t);
 void sw_avx2_fill_attn(sw_isa_table *t);
 
@@ -115,6 +116,7 @@ void sw_avx2_fill(sw_isa_table *t) {
 	t->name = "avx2";
 	sw_avx2_fill_legacy(t);
 	sw_avx2_fill_dotn(t);
+	sw_avx2_fill_dotr(t);
 	t->dot[SW_F32] = dot_f32;
 	t->dot[SW_F16] = dot_f16;
 	t->dot[SW_BF16] = dot_bf16;

@@ -22,9 +22,27 @@ typedef struct {
 	int nunits;
 } mm_job;
 
+// Rows [r0, r1) of w against every row of x with dotr: 8 rows of w and
+// up to 4 of x a call, in sub-chunks of 16 rows that stay in cache.
+static void dotr_rows(const sw_mm *mm, sw_dotr_fn dotr, int r0, int r1) {
+	for (int a = r0; a < r1; a += 16) {
+		int b = a + 16 < r1 ? a + 16 : r1;
+		for (int t = 0; t < mm->T; t += 4) {
+			int nx = mm->T - t < 4 ? mm->T - t : 4;
+			for (int r = a; r < b; r += 8)
+				dotr(mm->k, mm->w + (size_t)r * mm->wstride, mm->wstride, b - r < 8 ? b - r : 8,
+				     mm->x + (size_t)t * mm->xstride, mm->xstride, nx, mm->out + (size_t)t * mm->ldo + r, mm->ldo);
+		}
+	}
+}
+
 static void dot_rows(const sw_mm *mm, const sw_isa_table *k, int r0, int r1) {
 	sw_dot_fn dot = k->dot[mm->wtype];
 	sw_dotn_fn dotn = k->dotn[mm->wtype];
+	if (k->dotr[mm->wtype]) {
+		dotr_rows(mm, k->dotr[mm->wtype], r0, r1);
+		return;
+	}
 	// Sub-chunks of 16 rows keep those rows of w in L1/L2 while the x rows
 	// pass over them, up to four at a time.
 	for (int a = r0; a < r1; a += 16) {
@@ -74,6 +92,7 @@ static void plan(mm_job *j, int nth) {
 	} else {
 		int u = (n + nth * 8 - 1) / (nth * 8);
 		j->unit = u < 4 ? 4 : u;
+		if (j->c->k->dotr[j->mm.wtype]) j->unit = (j->unit + 7) & ~7; // whole groups of 8 rows
 	}
 	j->nunits = (n + j->unit - 1) / j->unit;
 }

@@ -66,6 +66,12 @@ typedef float (*sw_dot_fn)(int k, const uint8_t *w, const uint8_t *x);
 // dotn: out[j·os] = dot(k, w, x + j·xs) for nx ≤ 4 activation rows, each
 // weight block unpacked once for all of them (small batches of decodes).
 typedef void (*sw_dotn_fn)(int k, const uint8_t *w, const uint8_t *x, size_t xs, int nx, float *out, size_t os);
+// dotr: out[j·os + r] = dot(k, w + r·ws, x + j·xs) for nr ≤ 8 weight rows
+// and nx ≤ 4 activation rows, the rows of w in vector lanes so that each
+// output takes exactly the float steps of a lane of the type's panel
+// kernels (a row's result then does not depend on its batch).
+typedef void (*sw_dotr_fn)(int k, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nx, float *out,
+                           size_t os);
 // Quantize one float row (k,) into an activation row.
 typedef void (*sw_xquant_fn)(int k, const float *x, uint8_t *xq);
 // Panel GEMM: out rows [0, T) × columns [r0, r0+nr), nr ≤ panel height.
@@ -97,6 +103,7 @@ typedef struct {
 	const char *name;
 	sw_dot_fn dot[SW_NTYPES];
 	sw_dotn_fn dotn[SW_NTYPES]; // NULL: dot row by row
+	sw_dotr_fn dotr[SW_NTYPES]; // when set, small T uses it instead of dot and dotn
 	sw_xquant_fn xquant[3];
 	sw_gemm_fn gemm[SW_NTYPES]; // NULL: no panel kernel, use dot for all T
 	int gemm_rows[SW_NTYPES];   // rows of w per panel
