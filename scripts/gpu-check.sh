@@ -5,7 +5,8 @@
 #   2. runs the conformance suite, the graph replay test and the host
 #      checks on the GPU (go test ./kernels/cuda/);
 #   3. runs the llama.cpp oracle comparison with the CUDA backend
-#      (SPILLWAY_TEST_BACKEND=cuda go test -run TestOracle ./engine/);
+#      (SPILLWAY_TEST_BACKEND=cuda go test -run TestOracle ./engine/), and
+#      the batched-equals-alone test there (decode steps as CUDA graphs);
 #   4. measures device bandwidth (a device-to-device copy), decode GEMV
 #      bandwidth per weight type, and single-stream decode tok/s of
 #      synthetic Llama-3-8B models (q4_k_m and f16), as a fraction of the
@@ -59,6 +60,12 @@ conf_s=$(grep -c -- '--- SKIP' "$logs/conf.log")
 SPILLWAY_TEST_BACKEND=cuda go test -count=1 -v -run TestOracle ./engine/ >"$logs/oracle.log" 2>&1
 oracle=$(status $?)
 
+# 3b. Continuous batching on the GPU: 64 requests batched against each
+# alone (decode steps replay CUDA graphs by default); failures list the
+# requests, to be weighed against the FP16 tolerance.
+SPILLWAY_TEST_BACKEND=cuda go test -count=1 -v -run 'TestBatchedEqualsSolo' ./engine/ >"$logs/equiv.log" 2>&1
+equiv=$(status $?)
+
 # 4. Benchmarks.
 go test -count=1 -run XXX -bench 'Copy$' -benchtime 10x ./kernels/cuda/ >"$logs/copy.log" 2>&1
 bw=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") print $i }' "$logs/copy.log" | tail -n 1)
@@ -85,14 +92,17 @@ for typ in q4_k_m f16; do
 		--ignore-eos --temp 0 >"$logs/gen-$typ.out" 2>"$logs/gen-$typ.log"
 	rc=$?
 	tps=$(sed -n 's/.*generation: [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p' "$logs/gen-$typ.log" | tail -n 1)
+	bin/spillway generate --model "$m" --device cuda --prompt "The spillway of a dam" -n "$ntok" \
+		--ignore-eos --temp 0 --enforce-eager >/dev/null 2>"$logs/gen-$typ-eager.log"
+	eager=$(sed -n 's/.*generation: [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p' "$logs/gen-$typ-eager.log" | tail -n 1)
 	if [ $rc -ne 0 ] || [ -z "$tps" ]; then
 		failed=1
-		decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | FAIL: $(tail -n 1 "$logs/gen-$typ.log") | | |\n"
+		decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | FAIL: $(tail -n 1 "$logs/gen-$typ.log") | | | |\n"
 		continue
 	fi
 	gbs=$(awk "BEGIN{printf \"%.0f\", $tps*$wb/1e9}")
 	frac=$(awk "BEGIN{ if ($bw > 0) printf \"%.0f%%\", 100*$tps*$wb/1e9/$bw; else print \"n/a\" }")
-	decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | $tps | $gbs | $frac |\n"
+	decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | $tps | $gbs | $frac | ${eager:-?} |\n"
 done
 
 mkdir -p bench/results
@@ -110,11 +120,12 @@ mkdir -p bench/results
 	echo "|---|---|"
 	echo "| go test ./kernels/cuda/ (conformance F16+BF16, graph replay, host checks) | $conf ($conf_n passed, $conf_f failed, $conf_s skipped) |"
 	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestOracle ./engine/ | $oracle |"
+	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestBatchedEqualsSolo ./engine/ (CUDA graphs) | $equiv |"
 	echo
 	echo "## Single-stream decode (synthetic Llama-3-8B, $ntok tokens, greedy)"
 	echo
-	echo "| weights | GB read per token | tok/s | GB/s | of bandwidth bound |"
-	echo "|---|---|---|---|---|"
+	echo "| weights | GB read per token | tok/s | GB/s | of bandwidth bound | tok/s with --enforce-eager |"
+	echo "|---|---|---|---|---|---|"
 	printf "%b" "$decode_rows"
 	echo
 	echo "## Decode GEMV (T=1), weight GB/s and fraction of ${bw} GB/s"
@@ -125,12 +136,12 @@ mkdir -p bench/results
 		for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") g = $i
 		name = $1; sub(/^BenchmarkGEMV\//, "", name); sub(/-[0-9]+$/, "", name)
 		printf "| %s | %.0f | %.0f%% |\n", name, g, bw > 0 ? 100 * g / bw : 0 }' "$logs/gemv.log"
-	if [ "$conf" = FAIL ] || [ "$oracle" = FAIL ]; then
+	if [ "$conf" = FAIL ] || [ "$oracle" = FAIL ] || [ "$equiv" = FAIL ]; then
 		echo
 		echo "## Failures"
 		echo
 		echo '```'
-		grep -E -- '--- FAIL|_test.go:[0-9]+:' "$logs/conf.log" "$logs/oracle.log" | head -n 60
+		grep -E -- '--- FAIL|_test.go:[0-9]+:' "$logs/conf.log" "$logs/oracle.log" "$logs/equiv.log" | head -n 60
 		echo '```'
 	fi
 } >"$out"
