@@ -79,8 +79,11 @@ func (m *Model) EnableGraphs(c GraphConfig) error {
 	if !ok {
 		return fmt.Errorf("model: backend %s cannot record graphs", m.be.Name())
 	}
-	if c.TableWidth <= 0 || c.ScratchBlock < 0 {
-		return fmt.Errorf("model: graph table width %d and scratch block %d must not be negative or zero width", c.TableWidth, c.ScratchBlock)
+	if c.TableWidth <= 0 {
+		return fmt.Errorf("model: graph block-table width %d must be positive", c.TableWidth)
+	}
+	if c.ScratchBlock < 0 {
+		return fmt.Errorf("model: graph scratch block %d must not be negative", c.ScratchBlock)
 	}
 	c.MaxBatch = min(c.MaxBatch, m.maxTokens)
 	b := graphBuckets(c.MaxBatch)
