@@ -148,9 +148,7 @@ func (m *Model) Forward(in *Input, kv *kernels.KVCache, logits []float32) error 
 		return fmt.Errorf("model: logits buffer %d, want %d", len(logits), len(in.LogitRows)*c.VocabSize)
 	}
 	ab := *in.Attn
-	ab.NumHeads, ab.NumKVHeads, ab.HeadDim = c.NumHeads, c.NumKVHeads, c.HeadDim
-	ab.Scale = float32(1 / math.Sqrt(float64(c.HeadDim)))
-	ab.Window = c.SlidingWindow
+	m.attnShape(&ab)
 	if err := ab.Validate(T, kv); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
@@ -172,6 +170,14 @@ func (m *Model) Forward(in *Input, kv *kernels.KVCache, logits []float32) error 
 		return nil
 	}
 	return m.forwardEager(in, kv, &ab, logits)
+}
+
+// attnShape sets the model's head layout, scale and window on ab.
+func (m *Model) attnShape(ab *kernels.AttnBatch) {
+	c := &m.Cfg
+	ab.NumHeads, ab.NumKVHeads, ab.HeadDim = c.NumHeads, c.NumKVHeads, c.HeadDim
+	ab.Scale = float32(1 / math.Sqrt(float64(c.HeadDim)))
+	ab.Window = c.SlidingWindow
 }
 
 // forwardEager issues the step op by op.

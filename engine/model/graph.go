@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"spillway/kernels"
 )
@@ -201,14 +200,11 @@ func (m *Model) decodeStep(g *decodeGraph) error {
 }
 
 func (m *Model) newDecodeGraph(n int, kv *kernels.KVCache) *decodeGraph {
-	c, w := &m.Cfg, m.g.cfg.TableWidth
+	w := m.g.cfg.TableWidth
 	g := &decodeGraph{n: n, kv: kv, tables: make([]int32, n*w)}
 	g.in = Input{Tokens: make([]int32, n), Pos: make([]int32, n), Slots: make([]int32, n)}
-	g.ab = kernels.AttnBatch{
-		QStart: make([]int32, n+1), CtxLen: make([]int32, n), BlockTables: make([][]int32, n),
-		NumHeads: c.NumHeads, NumKVHeads: c.NumKVHeads, HeadDim: c.HeadDim,
-		Scale: float32(1 / math.Sqrt(float64(c.HeadDim))), Window: c.SlidingWindow,
-	}
+	g.ab = kernels.AttnBatch{QStart: make([]int32, n+1), CtxLen: make([]int32, n), BlockTables: make([][]int32, n)}
+	m.attnShape(&g.ab)
 	for i := range g.ab.BlockTables {
 		g.ab.BlockTables[i] = g.tables[i*w : (i+1)*w : (i+1)*w]
 	}

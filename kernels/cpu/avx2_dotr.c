@@ -12,6 +12,7 @@
 // avx2_dotn.c for now.)
 #if defined(__x86_64__)
 #include "avx2.h"
+#include "fp.h"
 
 // Lane r: the sum of v[r]'s 8 lanes (exact).
 FORCE __m256i fold8(const __m256i v[8]) {
@@ -22,16 +23,10 @@ FORCE __m256i fold8(const __m256i v[8]) {
 	return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
 }
 
-static inline uint16_t ld16(const uint8_t *p) {
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
 // The F16 at byte off of block b of rows wr[0..7], widened.
 FORCE __m256 halves_of(const uint8_t *const wr[8], size_t at) {
-	return _mm256_cvtph_ps(_mm_setr_epi16(ld16(wr[0] + at), ld16(wr[1] + at), ld16(wr[2] + at), ld16(wr[3] + at),
-	                                      ld16(wr[4] + at), ld16(wr[5] + at), ld16(wr[6] + at), ld16(wr[7] + at)));
+	return _mm256_cvtph_ps(_mm_setr_epi16(sw_ld16(wr[0] + at), sw_ld16(wr[1] + at), sw_ld16(wr[2] + at), sw_ld16(wr[3] + at),
+	                                      sw_ld16(wr[4] + at), sw_ld16(wr[5] + at), sw_ld16(wr[6] + at), sw_ld16(wr[7] + at)));
 }
 
 // Rows past nr repeat row 0; their lanes are never stored.

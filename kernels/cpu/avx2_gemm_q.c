@@ -18,14 +18,9 @@
 //   [2816, 2848)  d (8 floats)   [2848, 2880) dmin (8 floats)
 #if defined(__x86_64__)
 #include "avx2.h"
+#include "fp.h"
 
 // ---- legacy types -------------------------------------------------------
-
-static inline uint16_t ld16(const uint8_t *p) {
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
 
 // The eight rows' F16 scales (and mins) are gathered into one vector and
 // widened with a single cvtph: writing them to a float array and reloading
@@ -47,8 +42,8 @@ static inline uint16_t ld16(const uint8_t *p) {
 				}                                                                      \
 				const uint8_t *src = mm->w + (size_t)(r0 + r) * mm->wstride + (size_t)b * bb; \
 				v[r] = U(src);                                                         \
-				hd[r] = ld16(src);                                                  \
-				hm[r] = MOFF ? ld16(src + MOFF) : 0;                                \
+				hd[r] = sw_ld16(src);                                                  \
+				hm[r] = MOFF ? sw_ld16(src + MOFF) : 0;                                \
 			}                                                                          \
 			tr8x8(v);                                                                  \
 			for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)(pb + 32 * g), v[g]); \
