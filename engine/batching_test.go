@@ -50,11 +50,17 @@ func tinyModel(t testing.TB) string {
 
 func openEngine(t testing.TB, path string, kvMiB int64) *engine.Engine {
 	t.Helper()
+	return openEngineBytes(t, path, kvMiB<<20)
+}
+
+// openEngineBytes is openEngine with a KV budget in bytes (0 = one context).
+func openEngineBytes(t testing.TB, path string, kvBytes int64) *engine.Engine {
+	t.Helper()
 	d, err := model.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(d, engine.Options{Backend: testBackend(), MaxTokens: 256, KVCacheMemory: kvMiB << 20})
+	e, err := engine.New(d, engine.Options{Backend: testBackend(), MaxTokens: 256, KVCacheMemory: kvBytes})
 	if err != nil {
 		d.Close()
 		t.Fatal(err)
@@ -86,7 +92,9 @@ func soloGreedy(t testing.TB, e *engine.Engine, prompt []int32, n int) []int32 {
 
 // TestBatchedEqualsSolo: 64 concurrent greedy requests of varied lengths,
 // many sharing long prefixes, give token for token what each gives alone —
-// with prefix caching on and off, and with a pool small enough to preempt.
+// with prefix caching on and off, and with a pool small enough to preempt
+// (one 2,048-token context of the test model, 2 MiB, plus the 16 KiB block
+// that graph batches pad into on a GPU).
 func TestBatchedEqualsSolo(t *testing.T) {
 	if testing.Short() && testBackend() == "ref" {
 		t.Skip("skipping: minutes on the pure-Go reference backend in -short mode")
@@ -113,26 +121,68 @@ func TestBatchedEqualsSolo(t *testing.T) {
 	}
 	cases := []struct {
 		name    string
-		kvMiB   int64
+		kvBytes int64
 		caching bool
-	}{{"caching", 64, true}, {"no caching", 64, false}, {"tight pool", 2, false}}
+	}{{"caching", 64 << 20, true}, {"no caching", 64 << 20, false}, {"tight pool", 2<<20 + 16<<10, false}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := openEngine(t, path, c.kvMiB)
+			e := openEngineBytes(t, path, c.kvBytes)
 			defer e.Close()
 			got, snap := runBatched(t, e, prompts, maxTok, c.caching)
+			ties := 0
 			for i := range prompts {
-				if !slices.Equal(got[i], want[i]) {
-					t.Errorf("request %d: batched %v, alone %v", i, got[i], want[i])
+				if slices.Equal(got[i], want[i]) {
+					continue
 				}
+				if m, ok := nearTie(t, solo, prompts[i], got[i], want[i]); ok {
+					ties++
+					t.Logf("request %d: departs at a near-tie (margin %.4f alone, FP16 tolerance %.2f)", i, m, fp16Margin)
+					continue
+				}
+				t.Errorf("request %d: batched %v, alone %v", i, got[i], want[i])
 			}
-			t.Logf("%d blocks, steps %d, preemptions %d, prefix hits %d/%d tokens",
-				e.NumBlocks(), snap.Steps, snap.Preemptions, snap.PrefixCacheHits, snap.PrefixCacheQueries)
+			t.Logf("%d blocks, steps %d, preemptions %d, prefix hits %d/%d tokens, near-tie departures %d of %d requests",
+				e.NumBlocks(), snap.Steps, snap.Preemptions, snap.PrefixCacheHits, snap.PrefixCacheQueries, ties, len(prompts))
 			if c.name == "tight pool" && snap.Preemptions == 0 {
 				t.Error("the tight pool forced no preemption")
 			}
 		})
 	}
+}
+
+// fp16Margin is the oracle README's margin for float (F16) files: a
+// greedy choice between logits closer than this is a near-tie that F16
+// activations may decide either way.
+const fp16Margin = 0.25
+
+// nearTie says whether a batched run that departs from the solo one did
+// so where the solo logits left the two tokens within fp16Margin, on a
+// backend that rounds activations to 16 bits (CUDA): its batched steps
+// take other kernels (the tensor-core GEMM) than a lone sequence's GEMV,
+// so only bit-exact backends (cpu, ref) must agree at every near-tie.
+func nearTie(t *testing.T, e *engine.Engine, prompt, got, want []int32) (float32, bool) {
+	t.Helper()
+	if b := testBackend(); b == "cpu" || b == "ref" {
+		return 0, false
+	}
+	j := 0
+	for j < len(got) && j < len(want) && got[j] == want[j] {
+		j++
+	}
+	if j == len(got) || j == len(want) {
+		return 0, false // one stopped early: not a choice between two tokens
+	}
+	// The solo run's own logits at step j: prefill, then one-token decodes.
+	r := e.NewRunner()
+	logits, err := r.Eval(prompt, false)
+	for k := 0; k < j && err == nil; k++ {
+		logits, err = r.Eval(want[k:k+1], false)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := logits[want[j]] - logits[got[j]]
+	return m, m <= fp16Margin
 }
 
 func randTokens(r *rand.Rand, n int) []int32 {

@@ -81,7 +81,7 @@ func (b *timedBackend) Download(dst []byte, src kernels.Tensor) error {
 // sequences spends its time, op by op (TinyLlama-1.1B Q4_0 by default).
 // Run: go test -run XXX -bench StepBreakdown -benchtime 1x -v ./engine/
 func BenchmarkStepBreakdown(b *testing.B) {
-	e := openEngine(b, benchModel(b), 512)
+	e := openEngine(b, benchModel(b), 0) // one full context: enough for 16 short sequences of any model
 	defer e.Close()
 	for _, n := range []int{1, 16} {
 		tb := &timedBackend{Backend: e.Backend(), t: map[string]time.Duration{}}

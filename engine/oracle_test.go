@@ -210,6 +210,11 @@ func checkGreedy(t *testing.T, eng *engine.Engine, prompt []int32, logits []floa
 		// (margins down to 0.002 here). Only the cpu backend, which
 		// rounds the same way, is held to the free-running path.
 		t.Logf("%s: free-running greedy departs at a near-tie (ref backend, float activations)", name)
+	case strings.HasPrefix(testBackend(), "cuda"):
+		// The stated widening for FP16/BF16 activations: every departure
+		// was checked above to be a near-tie (reference margin under
+		// tol.margin); 16-bit activations may decide those either way.
+		t.Logf("%s: free-running greedy departs at a near-tie (16-bit activations on the GPU)", name)
 	default:
 		t.Errorf("%s: free-running greedy output departs from the reference", name)
 	}

@@ -12,12 +12,16 @@ import (
 // rowLen(w's type, mult): an odd number of blocks, or an odd length.
 type mmCase struct {
 	T, mult, n int
+	k          int  // when > 0, the row length instead of rowLen's (a model's 4096)
 	view       bool // x, w and out are Slices at non-zero offsets
 	outF32     bool // out is F32 whatever ActDType is (logits)
 }
 
 func (c mmCase) String() string {
 	s := fmt.Sprintf("T=%d,blocks=%d,n=%d", c.T, c.mult, c.n)
+	if c.k > 0 {
+		s = fmt.Sprintf("T=%d,k=%d,n=%d", c.T, c.k, c.n)
+	}
 	if c.view {
 		s += ",view"
 	}
@@ -36,6 +40,10 @@ func matmulCases(act kernels.DType) []mmCase {
 		{T: 3, mult: 7, n: 33, view: true},
 		{T: 17, mult: 3, n: 67, view: true},
 		{T: 33, mult: 5, n: 131, view: true},
+		{T: 67, mult: 3, n: 35, view: true}, // past a GPU's GEMV passes, into its GEMM
+		// Long rows over few outputs: a GPU splits each row among warps.
+		{T: 3, mult: 130, n: 7, view: true},
+		{T: 2, k: 4096, n: 9},
 	}
 	if act != kernels.F32 {
 		cs = append(cs, mmCase{T: 3, mult: 3, n: 33, view: true, outF32: true})
@@ -53,6 +61,9 @@ func testMatMul(h *harness) {
 
 func (h *harness) matmul(wdt kernels.DType, c mmCase) {
 	k := rowLen(wdt, c.mult)
+	if c.k > 0 {
+		k = c.k
+	}
 	x := h.actIn(c.T, k, c.view, h.activations()) // (T, k)
 	w := h.weight(wdt, c.n, k, c.view, func(r, _ int) float32 {
 		// Rows of different magnitudes, so a scale mixed up between rows

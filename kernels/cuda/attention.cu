@@ -60,18 +60,44 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 	}
 	long long kvw = (long long)KV * hd;
 	const int *table = tables + (long long)seq * W;
+	// A 16-bit cache with hd a multiple of 8 at a 16-byte-aligned address is
+	// read 8 elements (16 bytes) a load: every row then starts aligned.
+	bool vec = cdt != QT_F32 && (hd & 7) == 0 && (((uintptr_t)kc | (uintptr_t)vc) & 15) == 0;
 	for (int k0 = kbeg; k0 < kend; k0 += AT_KT) {
 		__syncthreads(); // q is written, or the previous tile is consumed
-		for (int i = threadIdx.x; i < AT_KT * hd; i += blockDim.x) {
-			int j = i / hd, d = i - j * hd, p = k0 + j;
-			float kv = 0.0f, vv = 0.0f;
-			if (p < kend) {
-				long long slot = (long long)table[p / bs] * bs + p % bs;
-				kv = ld(kc, cdt, slot * kvw + (long long)g * hd + d);
-				vv = ld(vc, cdt, slot * kvw + (long long)g * hd + d);
+		if (vec) {
+			int cpr = hd >> 3;
+			for (int i = threadIdx.x; i < AT_KT * cpr; i += blockDim.x) {
+				int j = i / cpr, d = 8 * (i - j * cpr), p = k0 + j;
+				float kf[8], vf[8];
+				if (p < kend) {
+					long long slot = (long long)table[p / bs] * bs + p % bs;
+					long long e = slot * kvw + (long long)g * hd + d;
+					load8_16(kc, cdt, e, kf);
+					load8_16(vc, cdt, e, vf);
+				} else {
+#pragma unroll
+					for (int t = 0; t < 8; t++)
+						kf[t] = vf[t] = 0.0f;
+				}
+#pragma unroll
+				for (int t = 0; t < 8; t++) {
+					ks[j * (hd + 1) + d + t] = kf[t];
+					vs[j * hd + d + t] = vf[t];
+				}
 			}
-			ks[j * (hd + 1) + d] = kv;
-			vs[j * hd + d] = vv;
+		} else {
+			for (int i = threadIdx.x; i < AT_KT * hd; i += blockDim.x) {
+				int j = i / hd, d = i - j * hd, p = k0 + j;
+				float kv = 0.0f, vv = 0.0f;
+				if (p < kend) {
+					long long slot = (long long)table[p / bs] * bs + p % bs;
+					kv = ld(kc, cdt, slot * kvw + (long long)g * hd + d);
+					vv = ld(vc, cdt, slot * kvw + (long long)g * hd + d);
+				}
+				ks[j * (hd + 1) + d] = kv;
+				vs[j * hd + d] = vv;
+			}
 		}
 		__syncthreads();
 		int p = k0 + lane; // this lane's key
@@ -84,10 +110,19 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 			int lo = window > 0 ? pq - window + 1 : 0;
 			float s = -CUDART_INF_F;
 			if (p < kend && p <= pq && p >= lo) {
+				// Four independent chains: a 128-long dependent one
+				// would stall on each FMA's latency.
 				const float *qu = qs + u * hd, *kr = ks + lane * (hd + 1);
-				s = 0.0f;
-				for (int d = 0; d < hd; d++)
-					s = fmaf(qu[d], kr[d], s);
+				float s4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+				int d = 0;
+				for (; d + 4 <= hd; d += 4) {
+#pragma unroll
+					for (int t = 0; t < 4; t++)
+						s4[t] = fmaf(qu[d + t], kr[d + t], s4[t]);
+				}
+				for (; d < hd; d++)
+					s4[0] = fmaf(qu[d], kr[d], s4[0]);
+				s = (s4[0] + s4[1]) + (s4[2] + s4[3]);
 			}
 			float mn = fmaxf(m[i], warp_max(s));
 			if (mn == -CUDART_INF_F)

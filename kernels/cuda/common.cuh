@@ -33,6 +33,23 @@ static __device__ __forceinline__ void st(void *p, int dt, long long i, float v)
 		((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
 }
 
+// load8_16 reads elements [i, i+8) of a 16-bit float tensor (F16 or
+// BF16) in one 16-byte load: i a multiple of 8, the address 16-byte aligned.
+static __device__ __forceinline__ void load8_16(const void *p, int dt, long long i, float *f) {
+	uint4 u = __ldg((const uint4 *)((const uint16_t *)p + i));
+	uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		if (dt == QT_F16) {
+			float2 h = __half22float2(*(const __half2 *)&w[j]);
+			f[2 * j] = h.x, f[2 * j + 1] = h.y;
+		} else {
+			f[2 * j] = __uint_as_float(w[j] << 16);
+			f[2 * j + 1] = __uint_as_float(w[j] & 0xffff0000u);
+		}
+	}
+}
+
 // esize is the byte size of one element of a float type.
 static __device__ __forceinline__ int esize(int dt) { return dt == QT_F32 ? 4 : 2; }
 
@@ -59,6 +76,50 @@ static __device__ __forceinline__ float block_sum(float v, float *red) {
 	__syncthreads();
 	v = lane < nw ? red[lane] : 0.0f;
 	return warp_sum(v);
+}
+
+// GEMV_WARPS is the block size of the GEMV kernels in warps. W of them
+// (1, 2 or 4) share a weight row, so that a matrix of few rows still puts
+// enough loads in flight to stream at the GPU's bandwidth; the Go side
+// picks W from the shape alone, never from the token count, so a row's
+// sums are added in one order however many tokens share the pass.
+#define GEMV_WARPS 4
+
+// gemv_row locates this warp: its row and its index among the W warps of
+// the row.
+static __device__ __forceinline__ void gemv_row(int W, int *row, int *wi) {
+	int warp = threadIdx.x >> 5;
+	*row = blockIdx.x * (GEMV_WARPS / W) + warp / W;
+	*wi = warp % W;
+}
+
+// gemv_store reduces each token's partial sums over the warp, then over
+// the W warps of the row (in warp order), and stores the row's outputs.
+// Every thread of the block must call it (it may synchronise).
+template <int NT>
+static __device__ __forceinline__ void gemv_store(void *out, int odt, float *acc, int row, int n,
+						  int T, int W) {
+	__shared__ float part[GEMV_WARPS][NT];
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+	for (int t = 0; t < NT; t++)
+		acc[t] = warp_sum(acc[t]);
+	if (W > 1) {
+		if (lane == 0)
+			for (int t = 0; t < NT; t++)
+				part[warp][t] = acc[t];
+		__syncthreads();
+		if (warp % W != 0)
+			return;
+		for (int t = 0; t < NT; t++) {
+			acc[t] = part[warp][t];
+			for (int i = 1; i < W; i++)
+				acc[t] += part[warp + i][t];
+		}
+	}
+	if (lane == 0 && row < n)
+		for (int t = 0; t < NT && t < T; t++)
+			st(out, odt, (long long)t * n + row, acc[t]);
 }
 
 // Byte size of a row of k elements of type dt (k a multiple of the block).

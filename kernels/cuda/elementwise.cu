@@ -69,12 +69,17 @@ KERNEL void sw_quant_q8(int8_t *qx, float4 *ds, const void *x, int xdt, long lon
 		float amax = warp_max(fabsf(v));
 		float d = amax / 127.0f;
 		int q = amax > 0.0f ? __float2int_rn(v * (127.0f / amax)) : 0;
-		qx[32 * w + lane] = (int8_t)max(-127, min(127, q));
-		float s = v; // sums within each half-warp
+		q = max(-127, min(127, q));
+		qx[32 * w + lane] = (int8_t)q;
+		// The half sums are of the quantized values, d·Σq, not of x: a
+		// weight's offset term (Q4_0's -8, Q4_1's min) then sees the same
+		// x as its dp4a term, so the rounding error stays d·Σ(w-offset)e
+		// rather than growing with the unsigned codes.
+		int s = q; // sums within each half-warp
 		for (int o = 8; o > 0; o >>= 1)
 			s += __shfl_xor_sync(0xffffffffu, s, o);
-		float s1 = __shfl_sync(0xffffffffu, s, 16);
+		int s1 = __shfl_sync(0xffffffffu, s, 16);
 		if (lane == 0)
-			ds[w] = make_float4(d, s, s1, 0.0f);
+			ds[w] = make_float4(d, d * (float)s, d * (float)s1, 0.0f);
 	}
 }

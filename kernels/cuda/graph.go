@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -52,6 +53,7 @@ type Graph struct {
 type capture struct {
 	chunks []arenaChunk
 	fills  []fillRec
+	staged []stagedRec
 }
 
 type arenaChunk struct {
@@ -61,15 +63,43 @@ type arenaChunk struct {
 }
 
 type fillRec struct {
-	host []byte // the fill's region of pinned memory
+	host []byte // the fill's region of pinned memory, or a Go buffer for a dup
 	fill fillFunc
+	dup  int // ≥ 0: this array equalled fills[dup]'s at capture and shares its copy
+}
+
+// stagedRec is an array staged during the capture, for sharing its copy.
+type stagedRec struct {
+	kind stageKind
+	fill int // index in fills
+	dev  uint64
 }
 
 const arenaChunkSize = 1 << 20
 
 // stage reserves n bytes of graph-owned pinned memory, fills them and
-// records their copy to the device as a node of the graph.
-func (c *capture) stage(g *gpu, n int, fill fillFunc) (uint64, error) {
+// records their copy to the device as a node of the graph. An array equal
+// to one staged earlier in the capture with the same kind (the attention
+// metadata of every layer, the positions of q and k, the KV slots) shares
+// that copy instead: one copy node a step rather than one per layer, as
+// the eager stager's memo does. Launch checks that such arrays are still
+// equal on every replay.
+func (c *capture) stage(g *gpu, kind stageKind, n int, fill fillFunc) (uint64, error) {
+	for _, st := range c.staged {
+		f := c.fills[st.fill]
+		if st.kind != kind || len(f.host) != n {
+			continue
+		}
+		tmp := make([]byte, n)
+		if err := fill(tmp); err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(tmp, f.host) {
+			continue
+		}
+		c.fills = append(c.fills, fillRec{host: tmp, fill: fill, dup: st.fill})
+		return st.dev, nil
+	}
 	m := (n + stageAlign - 1) &^ (stageAlign - 1)
 	if len(c.chunks) == 0 || c.chunks[len(c.chunks)-1].off+m > c.chunks[len(c.chunks)-1].size {
 		if err := c.grow(g, max(arenaChunkSize, m)); err != nil {
@@ -83,7 +113,8 @@ func (c *capture) stage(g *gpu, n int, fill fillFunc) (uint64, error) {
 	if err := fill(host); err != nil {
 		return 0, err
 	}
-	c.fills = append(c.fills, fillRec{host, fill})
+	c.staged = append(c.staged, stagedRec{kind: kind, fill: len(c.fills), dev: dev})
+	c.fills = append(c.fills, fillRec{host: host, fill: fill, dup: -1})
 	return dev, g.htodAsync(dev, unsafe.Pointer(unsafe.SliceData(host)), n)
 }
 
@@ -192,9 +223,13 @@ func (gr *Graph) Launch() error {
 			return fmt.Errorf("cuda: graph replay: %w", err)
 		}
 	}
-	for _, f := range gr.arena.fills {
+	fills := gr.arena.fills
+	for _, f := range fills {
 		if err := f.fill(f.host); err != nil {
 			return fmt.Errorf("cuda: graph replay: %w (capture this shape anew)", err)
+		}
+		if f.dup >= 0 && !bytes.Equal(f.host, fills[f.dup].host) {
+			return errors.New("cuda: graph replay: two inputs that shared one copy when recorded now differ (capture this shape anew)")
 		}
 	}
 	if err := g.graphLaunch(gr.exec); err != nil {

@@ -8,20 +8,52 @@ import (
 	"spillway/kernels"
 )
 
-// gemvMaxT is the largest token count the GEMV kernels take in one pass;
-// beyond it the tensor-core GEMM reads each weight tile once for 64 tokens.
-const gemvMaxT = 8
+// gemvMaxT is the largest token count the GEMV kernels take in one pass.
+// Up to gemvLoopMaxT tokens run as several passes, each reading the
+// weights again: for decode batches of 9 to 64 sequences that is still far
+// faster than the tensor-core GEMM, whose grid of 64-row tiles is too small
+// to fill the GPU at so few tokens (measured on an H100 at 16 tokens,
+// 4096×14336 Q4_K: 0.58 ms by GEMM against two passes of ~0.03 ms). It
+// also keeps a sequence's logits the same in a batch of up to 64 as alone:
+// every pass adds each row's products in the same order.
+const (
+	gemvMaxT     = 8
+	gemvLoopMaxT = 64
+)
 
-// gemvThreads: one warp per weight row, four rows per block.
+// gemvThreads: four warps a block (GEMV_WARPS in common.cuh), each row
+// taken by gemvSplit of them.
 const gemvThreads = 128
+
+// gemvSplit is how many warps (1, 2 or 4) share a weight row of the GEMV:
+// enough that the matrix gives about 16k warps, so that a matrix of few
+// rows (4096 at Llama-3-8B's attention, 1024 at its k and v) still keeps
+// the GPU's memory busy, while each lane keeps at least one piece (a
+// 32-element block, or an 8-element chunk of float weights).
+// It depends on the shape only: a row's sum is added in one order for
+// any number of tokens.
+func gemvSplit(n, pieces int) int {
+	w := 1
+	for w < 4 && n*w < 16384 && pieces >= 64*w {
+		w *= 2
+	}
+	return w
+}
+
+// gemvGrid is the GEMV grid for n rows of W warps each.
+func gemvGrid(n, W int) [3]int {
+	rows := gemvThreads / 32 / W
+	return [3]int{(n + rows - 1) / rows, 1, 1}
+}
 
 // MatMul: out (T, n) = x (T, k) @ w (n, k)ᵀ. w may be any weight type; out
 // may be F32 (logits) whatever the activation type.
 //
-// Dispatch: F32 weights, and F16/BF16 weights at T ≤ 8, take the float
-// GEMV (FP32 products); block types at T ≤ 8 take the 8-bit GEMV on x
-// quantized in blocks of 32; everything else the WMMA GEMM, in F16 or BF16
-// as the precision policy allows (see matmul_mma.cu).
+// Dispatch: F32 weights, and F16/BF16 weights at T ≤ 64, take the float
+// GEMV (FP32 products); block types at T ≤ 64 take the 8-bit GEMV on x
+// quantized in blocks of 32, both in passes of up to 8 tokens; everything
+// else the WMMA GEMM, in F16 or BF16 as the precision policy allows (see
+// matmul_mma.cu).
 func (b *Backend) MatMul(out, x, w kernels.Tensor) {
 	const op = "MatMul"
 	float(op, "out", out)
@@ -39,13 +71,18 @@ func (b *Backend) MatMul(out, x, w kernels.Tensor) {
 		return
 	}
 	switch {
-	case w.DType == kernels.F32 || (T <= gemvMaxT && !w.DType.Quantized()):
+	case w.DType == kernels.F32 || (T <= gemvLoopMaxT && !w.DType.Quantized()):
 		b.gemvFloat(out, po, x, px, w, pw)
-	case T <= gemvMaxT:
+	case T <= gemvLoopMaxT:
 		qx, ds := b.quantizeX(x, px)
-		var a argv
-		a.ptr(po).i32(int(out.DType)).ptr(qx).ptr(ds).ptr(pw).i32(n).i32(k).i32(T)
-		b.launch(gemvName(w.DType, T), [3]int{(n + 3) / 4, 1, 1}, [3]int{gemvThreads, 1, 1}, 0, &a)
+		W := gemvSplit(n, k/32)
+		for t0 := 0; t0 < T; t0 += gemvMaxT {
+			nt := min(gemvMaxT, T-t0)
+			var a argv
+			a.ptr(po + uint64(t0*out.RowBytes())).i32(int(out.DType))
+			a.ptr(qx + uint64(t0*k)).ptr(ds + uint64(t0*k/32*16)).ptr(pw).i32(n).i32(k).i32(nt).i32(W)
+			b.launch(gemvName(w.DType, nt), gemvGrid(n, W), [3]int{gemvThreads, 1, 1}, 0, &a)
+		}
 	default:
 		name := "sw_gemm_f16"
 		if mmaBF16(w.DType, b.act) {
@@ -75,13 +112,14 @@ func mmaBF16(w, act kernels.DType) bool {
 // gemvFloat runs the float-weight GEMV over x in passes of up to 8 tokens.
 func (b *Backend) gemvFloat(out kernels.Tensor, po uint64, x kernels.Tensor, px uint64, w kernels.Tensor, pw uint64) {
 	T, n, k := x.Rows, w.Rows, w.Cols
+	W := gemvSplit(n, k/8)
 	for t0 := 0; t0 < T; t0 += gemvMaxT {
 		nt := min(gemvMaxT, T-t0)
 		var a argv
 		a.ptr(po + uint64(t0*out.RowBytes())).i32(int(out.DType))
 		a.ptr(px + uint64(t0*x.RowBytes())).i32(int(x.DType))
-		a.ptr(pw).i32(n).i32(k).i32(nt)
-		b.launch(gemvName(w.DType, nt), [3]int{(n + 3) / 4, 1, 1}, [3]int{gemvThreads, 1, 1}, 0, &a)
+		a.ptr(pw).i32(n).i32(k).i32(nt).i32(W)
+		b.launch(gemvName(w.DType, nt), gemvGrid(n, W), [3]int{gemvThreads, 1, 1}, 0, &a)
 	}
 }
 
@@ -107,16 +145,16 @@ func (b *Backend) quantizeX(x kernels.Tensor, px uint64) (qx, ds uint64) {
 	qx, ds = base+uint64(nq/32*16), base // ds first: 16-byte aligned
 	d := x.Buf.(*devBuf)
 	key := q8memo{d, x.Off, x.Rows, x.Cols, x.DType, d.gen}
-	if b.q8 == key && b.cap == nil {
+	// Inside a capture the memo holds too: the recording replays the
+	// same quantization before the same readers. Capture clears it at
+	// both edges, so a graph never relies on scratch it did not write.
+	if b.q8 == key {
 		return qx, ds
 	}
 	var a argv
 	a.ptr(qx).ptr(ds).ptr(px).i32(int(x.DType)).i64(nq / 32)
 	b.launchFlat("sw_quant_q8", int64(nq), &a)
 	b.q8 = key
-	if b.cap != nil {
-		b.q8 = q8memo{}
-	}
 	return qx, ds
 }
 

@@ -1,7 +1,7 @@
 // matmul_f.cu: decode-sized products with float weights (F32, F16, BF16).
 //   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8
-// One warp per weight row; each lane reads 16-byte chunks of the row (8
-// elements) when rows and pointers allow, else single elements. x is read
+// W warps per weight row (see gemv_row); each lane reads 16-byte chunks of
+// the row (8 elements) when rows and pointers allow, else single elements. x is read
 // through the cache in its own type; products and sums are FP32.
 #include "common.cuh"
 
@@ -15,35 +15,24 @@ static __device__ __forceinline__ void load8(const void *p, int dt, long long i,
 		f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
 		return;
 	}
-	uint4 u = __ldg((const uint4 *)((const uint16_t *)p + i));
-	uint32_t w[4] = {u.x, u.y, u.z, u.w};
-	for (int j = 0; j < 4; j++) {
-		if (dt == QT_F16) {
-			float2 h = __half22float2(*(const __half2 *)&w[j]);
-			f[2 * j] = h.x, f[2 * j + 1] = h.y;
-		} else {
-			f[2 * j] = __uint_as_float(w[j] << 16);
-			f[2 * j + 1] = __uint_as_float(w[j] & 0xffff0000u);
-		}
-	}
+	load8_16(p, dt, i, f);
 }
 
 template <int WDT, int NT>
 static __device__ __forceinline__ void gemv_f(void *out, int odt, const void *x, int xdt,
-					      const void *w, int n, int k, int T) {
-	int lane = threadIdx.x & 31;
-	int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-	if (row >= n)
-		return;
+					      const void *w, int n, int k, int T, int W) {
+	int lane = threadIdx.x & 31, row, wi;
+	gemv_row(W, &row, &wi);
 	long long wo = (long long)row * k;
 	float acc[NT];
 #pragma unroll
 	for (int t = 0; t < NT; t++)
 		acc[t] = 0.0f;
 	bool vec = k % 8 == 0 && (((uintptr_t)w | (uintptr_t)x) & 15) == 0;
-	if (vec) {
+	if (row >= n) {
+	} else if (vec) {
 #pragma unroll 4
-		for (int c = lane; c < k / 8; c += 32) {
+		for (int c = 32 * wi + lane; c < k / 8; c += 32 * W) {
 			float wf[8], xf[8];
 			load8(w, WDT, wo + 8 * c, wf);
 #pragma unroll
@@ -57,7 +46,7 @@ static __device__ __forceinline__ void gemv_f(void *out, int odt, const void *x,
 			}
 		}
 	} else {
-		for (int j = lane; j < k; j += 32) {
+		for (int j = 32 * wi + lane; j < k; j += 32 * W) {
 			float wv = ld(w, WDT, wo + j);
 #pragma unroll
 			for (int t = 0; t < NT; t++)
@@ -65,18 +54,13 @@ static __device__ __forceinline__ void gemv_f(void *out, int odt, const void *x,
 					acc[t] = fmaf(wv, ld(x, xdt, (long long)t * k + j), acc[t]);
 		}
 	}
-#pragma unroll
-	for (int t = 0; t < NT; t++) {
-		float r = warp_sum(acc[t]);
-		if (lane == 0 && t < T)
-			st(out, odt, (long long)t * n + row, r);
-	}
+	gemv_store<NT>(out, odt, acc, row, n, T, W);
 }
 
 #define GEMV_F(name, DT, NT)                                                                       \
 	KERNEL void sw_gemv_##name##_##NT(void *out, int odt, const void *x, int xdt,             \
-					  const void *w, int n, int k, int T) {                    \
-		gemv_f<DT, NT>(out, odt, x, xdt, w, n, k, T);                                      \
+					  const void *w, int n, int k, int T, int W) {             \
+		gemv_f<DT, NT>(out, odt, x, xdt, w, n, k, T, W);                                   \
 	}
 #define GEMV_F_ALL(name, DT) GEMV_F(name, DT, 1) GEMV_F(name, DT, 2) GEMV_F(name, DT, 4) GEMV_F(name, DT, 8)
 

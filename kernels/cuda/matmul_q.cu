@@ -1,27 +1,26 @@
 // matmul_q.cu: decode-sized products with block-quantized weights.
 //   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8
 // x arrives quantized by sw_quant_q8 (qx int8 (T, k), ds float4 (T, k/32)).
-// One warp per weight row: lane l decodes pieces l, l+32, ... of the row
-// once and takes the dp4a dot product with every token's 32 activations,
-// so the weights are read once for all T tokens; FP32 accumulation, one
-// warp reduction per token at the end.
+// W warps per weight row (gemv_row): lane l of warp i decodes pieces
+// 32i+l, 32i+l+32W, ... of the row once and takes the dp4a dot product with
+// every token's 32 activations, so the weights are read once for all T
+// tokens; FP32 accumulation, one warp reduction per token, then one over
+// the row's W warps (gemv_store).
 #include "common.cuh"
 
 template <int DT, int NT>
 static __device__ __forceinline__ void gemv_q(void *out, int odt, const int8_t *qx,
 					      const float4 *ds, const uint8_t *w, int n, int k,
-					      int T) {
-	int lane = threadIdx.x & 31;
-	int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-	if (row >= n)
-		return;
-	const uint8_t *wr = w + row * row_bytes(DT, k);
+					      int T, int W) {
+	int lane = threadIdx.x & 31, row, wi;
+	gemv_row(W, &row, &wi);
 	int np = k >> 5;
 	float acc[NT];
 #pragma unroll
 	for (int t = 0; t < NT; t++)
 		acc[t] = 0.0f;
-	for (int p = lane; p < np; p += 32) {
+	const uint8_t *wr = w + (long long)row * row_bytes(DT, k);
+	for (int p = 32 * wi + lane; row < n && p < np; p += 32 * W) {
 		uint32_t v[8];
 		float a[2], b[2];
 		q_unpack(DT, wr, p, v, a, b);
@@ -36,18 +35,13 @@ static __device__ __forceinline__ void gemv_q(void *out, int odt, const int8_t *
 			}
 		}
 	}
-#pragma unroll
-	for (int t = 0; t < NT; t++) {
-		float r = warp_sum(acc[t]);
-		if (lane == 0 && t < T)
-			st(out, odt, (long long)t * n + row, r);
-	}
+	gemv_store<NT>(out, odt, acc, row, n, T, W);
 }
 
 #define GEMV_Q(name, DT, NT)                                                                       \
 	KERNEL void sw_gemv_##name##_##NT(void *out, int odt, const int8_t *qx, const float4 *ds,  \
-					  const uint8_t *w, int n, int k, int T) {                 \
-		gemv_q<DT, NT>(out, odt, qx, ds, w, n, k, T);                                      \
+					  const uint8_t *w, int n, int k, int T, int W) {          \
+		gemv_q<DT, NT>(out, odt, qx, ds, w, n, k, T, W);                                   \
 	}
 #define GEMV_Q_ALL(name, DT) GEMV_Q(name, DT, 1) GEMV_Q(name, DT, 2) GEMV_Q(name, DT, 4) GEMV_Q(name, DT, 8)
 

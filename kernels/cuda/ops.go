@@ -12,7 +12,7 @@ import (
 // Launch shapes of the element-wise kernels.
 const (
 	ewThreads  = 256
-	rowThreads = 256 // RMSNorm and Embed: one block per row
+	rowThreads = 256 // Embed: one block per row
 )
 
 // launch runs kernel name; a failure is kept for Sync.
@@ -86,8 +86,15 @@ func (b *Backend) RMSNorm(out, x, w kernels.Tensor, eps float32) {
 	}
 	var a argv
 	a.ptr(po).i32(int(out.DType)).ptr(px).i32(int(x.DType)).ptr(pw).i32(int(w.DType)).i32(x.Cols).f32(eps)
-	b.launch("sw_rmsnorm", [3]int{x.Rows, 1, 1}, [3]int{rowThreads, 1, 1}, 0, &a)
+	b.launch("sw_rmsnorm", [3]int{x.Rows, 1, 1}, [3]int{normThreads(x.Cols), 1, 1}, 0, &a)
 	written(out)
+}
+
+// normThreads is RMSNorm's block size for rows of d: about four elements
+// a thread (whole warps, 64 to 1024), so that a row's loads are in flight
+// together (see norm.cu).
+func normThreads(d int) int {
+	return min(1024, max(64, (d/4+31)&^31))
 }
 
 // Add: out (T, d) = a (T, d) + b (T, d), or b (1, d) broadcast; out may

@@ -143,7 +143,7 @@ type fillFunc func(dst []byte) error
 // live in the graph's own pinned memory and fill is kept for replays.
 func (b *Backend) stage(kind stageKind, n int, fill fillFunc) uint64 {
 	if b.cap != nil {
-		dev, err := b.cap.stage(b.g, n, fill)
+		dev, err := b.cap.stage(b.g, kind, n, fill)
 		if err != nil {
 			panic(fmt.Sprintf("cuda: staging %d bytes for a captured graph: %v", n, err))
 		}
