@@ -1,40 +1,83 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh: the checks that need a GPU, on any CUDA host.
 #   1. builds the kernels for this GPU (sm_90a on Hopper with nvcc >= 12)
-#      when nvcc is there, else uses the fatbin already built by make cuda;
-#   2. runs the conformance suite, the graph replay test and the host
+#      when nvcc and Go are there, else uses the binaries that
+#      scripts/gpu-pack.sh built elsewhere (bin/spillway, bin/*.test, with
+#      the kernels embedded): a GPU host needs no Go toolchain;
+#   2. conf: the conformance suite, the graph replay test and the host
 #      checks on the GPU (go test ./kernels/cuda/);
-#   3. runs the llama.cpp oracle comparison with the CUDA backend
-#      (SPILLWAY_TEST_BACKEND=cuda go test -run TestOracle ./engine/), and
-#      the batched-equals-alone test there (decode steps as CUDA graphs);
-#   4. measures device bandwidth (a device-to-device copy), decode GEMV
-#      bandwidth per weight type, and single-stream decode tok/s of
-#      synthetic Llama-3-8B models (q4_k_m and f16), as a fraction of the
-#      memory-bandwidth bound: weight bytes read per token / bandwidth;
+#   3. oracle: the llama.cpp oracle comparison with the CUDA backend;
+#      equiv: the batched-equals-alone test there (decode steps as graphs);
+#   4. bw, gemv, decode: device bandwidth (a device-to-device copy), decode
+#      GEMV bandwidth per weight type, and single-stream decode tok/s of
+#      synthetic Llama-3-8B models (q4_k_m and f16) as a fraction of the
+#      memory-bandwidth bound (weight bytes read per token / bandwidth),
+#      beside llama.cpp's llama-bench when LLAMA_BENCH names one;
+#      batch: batched decode at 1, 8, 32, 128, 256 sequences and prefill
+#      at 512 and 4096 tokens (spillway bench model) on the q4_k_m model;
 #   5. writes bench/results/gpu-<date>-<gpu>.md (device, driver, commit,
 #      figures) and exits non-zero when a check failed.
 # Usage: scripts/gpu-check.sh [-n TOKENS]   (decode length, default 256)
+# Environment: GPU_CHECK_STEPS (default "conf oracle equiv bw gemv decode
+# batch"), GPU_CHECK_LOGS (log folder, default a temporary one),
+# GPU_CHECK_STEP_TIMEOUT (seconds a step may run, default 900),
+# LLAMA_BENCH (a CUDA build of llama.cpp's llama-bench to compare with;
+# LLAMA_BENCH_WAIT seconds to wait for it while it builds),
+# SPILLWAY_SHARED (the test data, default ../shared).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 ntok=256
 [ "${1:-}" = "-n" ] && ntok=$2
+steps=" ${GPU_CHECK_STEPS:-conf oracle equiv bw gemv decode batch} "
+step_to=${GPU_CHECK_STEP_TIMEOUT:-900}
+want() { case "$steps" in *" $1 "*) return 0 ;; esac; return 1; }
 
 die() { echo "gpu-check: $*" >&2; exit 1; }
+have_go=0
+command -v go >/dev/null 2>&1 && have_go=1
 command -v nvidia-smi >/dev/null 2>&1 || die "no nvidia-smi: not a CUDA host"
 q() { nvidia-smi -i 0 --query-gpu="$1" --format=csv,noheader 2>/dev/null | head -n 1; }
 gpu=$(q name); driver=$(q driver_version); cc=$(q compute_cap | tr -d .)
 [ -n "$gpu" ] || die "nvidia-smi sees no GPU"
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit="$commit (with local changes)"
+if [ $have_go = 1 ] && git rev-parse --short HEAD >/dev/null 2>&1; then
+	commit=$(git rev-parse --short HEAD)
+	git diff --quiet HEAD || commit="$commit (with local changes)"
+else
+	commit=$(cat bin/COMMIT 2>/dev/null || echo unknown)
+fi
 slug=$(echo "$gpu" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' | tr -s '-' | sed 's/-$//')
 out="bench/results/gpu-$(date +%Y-%m-%d)-$slug.md"
-logs=$(mktemp -d)
+logs=${GPU_CHECK_LOGS:-$(mktemp -d)}
+mkdir -p "$logs"
 failed=0
-status() { if [ "$1" -eq 0 ]; then echo PASS; else failed=1; echo FAIL; fi; }
+# status RC prints PASS or FAIL; it runs in $(...), so the final exit code
+# is derived from the printed results at the end.
+status() { if [ "$1" -eq 0 ]; then echo PASS; else echo FAIL; fi; }
+skipped() { echo "not run"; }
+
+# gotest PKGDIR FLAGS...: the package's tests through go test, or through
+# the test binary gpu-pack.sh built (bin/<last path element>.test), run in
+# the package's folder as go test would. FLAGS use the -test. prefix,
+# which both accept.
+gotest() {
+	local dir=$1
+	shift
+	if [ $have_go = 1 ]; then
+		timeout "$step_to" go test -count=1 "$@" "./$dir/"
+	else
+		(cd "$dir" && timeout "$step_to" "$root/bin/$(basename "$dir").test" -test.count=1 "$@")
+	fi
+}
 
 # 1. Kernels for this GPU.
 export PATH="$PATH:/usr/local/cuda/bin"
-if command -v nvcc >/dev/null 2>&1; then
+if [ $have_go = 0 ]; then
+	for f in bin/spillway bin/cuda.test bin/engine.test; do
+		[ -x "$f" ] || die "no Go toolchain and no $f: run scripts/gpu-pack.sh on a machine with Go and bring bin/"
+	done
+	built="prebuilt by scripts/gpu-pack.sh ($(cat bin/KERNELS 2>/dev/null || echo "kernels of unknown origin"))"
+elif command -v nvcc >/dev/null 2>&1; then
 	nvmaj=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')
 	arch=${cc:-}
 	[ "$arch" = 90 ] && [ "${nvmaj:-0}" -ge 12 ] && arch=90a
@@ -48,30 +91,52 @@ else
 	[ -s kernels/cuda/fatbin/spillway.fatbin ] || die "no nvcc and no kernels/cuda/fatbin/spillway.fatbin: run scripts/install-nvcc.sh && make cuda"
 	built="prebuilt fatbin (no nvcc here)"
 fi
-go build -o bin/spillway ./cmd/serve || die "go build failed"
+[ $have_go = 0 ] || go build -o bin/spillway ./cmd/serve || die "go build failed"
+
+# The 8B models take minutes to write: start them now, beside the tests.
+mkdir -p models
+types=""
+{ want decode || want batch; } && types="q4_k_m"
+want decode && types="$types f16"
+for typ in $types; do
+	m="models/llama-3-8b-$typ.gguf"
+	[ -f "$m" ] || (bin/spillway mkmodel --preset llama-3-8b --type "$typ" --quiet -o "$m.tmp" >"$logs/mkmodel-$typ.log" 2>&1 && mv "$m.tmp" "$m") &
+done
 
 # 2. Conformance, graph replay, host checks on the GPU.
-go test -count=1 -v -run 'Conformance|Graph|Factory|Host|AttnPlan' ./kernels/cuda/ >"$logs/conf.log" 2>&1
-conf=$(status $?)
-conf_n=$(grep -c -- '--- PASS' "$logs/conf.log"); conf_f=$(grep -c -- '--- FAIL' "$logs/conf.log")
-conf_s=$(grep -c -- '--- SKIP' "$logs/conf.log")
+conf=$(skipped); conf_n=0; conf_f=0; conf_s=0
+if want conf; then
+	gotest kernels/cuda -test.v -test.run 'Conformance|Graph|Factory|Host|AttnPlan' >"$logs/conf.log" 2>&1
+	conf=$(status $?)
+	conf_n=$(grep -c -- '--- PASS' "$logs/conf.log"); conf_f=$(grep -c -- '--- FAIL' "$logs/conf.log")
+	conf_s=$(grep -c -- '--- SKIP' "$logs/conf.log")
+fi
 
-# 3. Oracle (llama.cpp reference outputs) through the CUDA backend.
-SPILLWAY_TEST_BACKEND=cuda go test -count=1 -v -run TestOracle ./engine/ >"$logs/oracle.log" 2>&1
-oracle=$(status $?)
-
-# 3b. Continuous batching on the GPU: 64 requests batched against each
-# alone (decode steps replay CUDA graphs by default); failures list the
+# 3. Oracle (llama.cpp reference outputs) through the CUDA backend; then
+# continuous batching on the GPU: 64 requests batched against each alone
+# (decode steps replay CUDA graphs by default); failures list the
 # requests, to be weighed against the FP16 tolerance.
-SPILLWAY_TEST_BACKEND=cuda go test -count=1 -v -run 'TestBatchedEqualsSolo' ./engine/ >"$logs/equiv.log" 2>&1
-equiv=$(status $?)
+oracle=$(skipped); equiv=$(skipped)
+if want oracle; then
+	SPILLWAY_TEST_BACKEND=cuda gotest engine -test.v -test.run TestOracle >"$logs/oracle.log" 2>&1
+	oracle=$(status $?)
+fi
+if want equiv; then
+	SPILLWAY_TEST_BACKEND=cuda gotest engine -test.v -test.run 'TestBatchedEqualsSolo' >"$logs/equiv.log" 2>&1
+	equiv=$(status $?)
+fi
 
 # 4. Benchmarks.
-go test -count=1 -run XXX -bench 'Copy$' -benchtime 10x ./kernels/cuda/ >"$logs/copy.log" 2>&1
-bw=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") print $i }' "$logs/copy.log" | tail -n 1)
-spec=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "spec-GB/s") print $i }' "$logs/copy.log" | tail -n 1)
-[ -n "$bw" ] || { failed=1; bw=0; cat "$logs/copy.log" >&2; }
-go test -count=1 -run XXX -bench 'GEMV' -benchtime 50x -timeout 30m ./kernels/cuda/ >"$logs/gemv.log" 2>&1 || failed=1
+bw=0; spec=""
+if want bw || want decode; then
+	gotest kernels/cuda -test.run XXX -test.bench 'Copy$' -test.benchtime 10x >"$logs/copy.log" 2>&1
+	bw=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") print $i }' "$logs/copy.log" | tail -n 1)
+	spec=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "spec-GB/s") print $i }' "$logs/copy.log" | tail -n 1)
+	[ -n "$bw" ] || { failed=1; bw=0; cat "$logs/copy.log" >&2; }
+fi
+if want gemv; then
+	gotest kernels/cuda -test.run XXX -test.bench 'GEMV' -test.benchtime 50x -test.timeout 30m >"$logs/gemv.log" 2>&1 || failed=1
+fi
 
 # weight_bytes FILE: bytes a decode step reads: every tensor but the token
 # embedding (one row a token), unless the output layer is tied to it.
@@ -83,27 +148,53 @@ names = {x["name"] for x in t}
 tied = "output.weight" not in names
 print(sum(x["bytes"] for x in t if tied or x["name"] != "token_embd.weight"))'
 }
+# tps LOG: the generation rate spillway generate printed.
+tps() { sed -n 's/.*generation: [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p' "$1" | tail -n 1; }
+# llama_tg MODEL: llama-bench's mean decode rate (-n ntok, all layers on the GPU).
+# LLAMA_BENCH_WAIT: seconds to wait for it to appear (a build in progress).
+llama_tg() {
+	[ -n "${LLAMA_BENCH:-}" ] || return 0
+	for _ in $(seq "${LLAMA_BENCH_WAIT:-0}"); do [ -x "$LLAMA_BENCH" ] && break; sleep 1; done
+	[ -x "$LLAMA_BENCH" ] || { echo "gpu-check: no $LLAMA_BENCH" >&2; return 0; }
+	timeout "$step_to" "$LLAMA_BENCH" -m "$1" -ngl 99 -p 0 -n "$ntok" -r 3 -o json >"$logs/llama-$2.json" 2>"$logs/llama-$2.log" || return 0
+	python3 -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))[0]["avg_ts"])' "$logs/llama-$2.json" 2>/dev/null
+}
 decode_rows=""
-for typ in q4_k_m f16; do
+for typ in $types; do
+	want decode || continue
 	m="models/llama-3-8b-$typ.gguf"
-	[ -f "$m" ] || bin/spillway mkmodel --preset llama-3-8b --type "$typ" --quiet -o "$m" >/dev/null || { failed=1; continue; }
+	wait
+	[ -f "$m" ] || { failed=1; decode_rows="$decode_rows| $typ | FAIL: mkmodel: $(tail -n 1 "$logs/mkmodel-$typ.log") | | | | | |\n"; continue; }
 	wb=$(weight_bytes "$m")
-	bin/spillway generate --model "$m" --device cuda --prompt "The spillway of a dam" -n "$ntok" \
+	timeout "$step_to" bin/spillway generate --model "$m" --device cuda --prompt "The spillway of a dam" -n "$ntok" \
 		--ignore-eos --temp 0 >"$logs/gen-$typ.out" 2>"$logs/gen-$typ.log"
 	rc=$?
-	tps=$(sed -n 's/.*generation: [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p' "$logs/gen-$typ.log" | tail -n 1)
-	bin/spillway generate --model "$m" --device cuda --prompt "The spillway of a dam" -n "$ntok" \
+	t=$(tps "$logs/gen-$typ.log")
+	timeout "$step_to" bin/spillway generate --model "$m" --device cuda --prompt "The spillway of a dam" -n "$ntok" \
 		--ignore-eos --temp 0 --enforce-eager >/dev/null 2>"$logs/gen-$typ-eager.log"
-	eager=$(sed -n 's/.*generation: [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p' "$logs/gen-$typ-eager.log" | tail -n 1)
-	if [ $rc -ne 0 ] || [ -z "$tps" ]; then
+	eager=$(tps "$logs/gen-$typ-eager.log")
+	lt=$(llama_tg "$m" "$typ")
+	if [ $rc -ne 0 ] || [ -z "$t" ]; then
 		failed=1
-		decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | FAIL: $(tail -n 1 "$logs/gen-$typ.log") | | | |\n"
+		decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | FAIL: $(tail -n 1 "$logs/gen-$typ.log") | | | | ${lt:-} |\n"
 		continue
 	fi
-	gbs=$(awk "BEGIN{printf \"%.0f\", $tps*$wb/1e9}")
-	frac=$(awk "BEGIN{ if ($bw > 0) printf \"%.0f%%\", 100*$tps*$wb/1e9/$bw; else print \"n/a\" }")
-	decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | $tps | $gbs | $frac | ${eager:-?} |\n"
+	gbs=$(awk "BEGIN{printf \"%.0f\", $t*$wb/1e9}")
+	frac=$(awk "BEGIN{ if ($bw > 0) printf \"%.0f%%\", 100*$t*$wb/1e9/$bw; else print \"n/a\" }")
+	lfrac=""
+	[ -n "$lt" ] && lfrac=$(awk "BEGIN{ if ($bw > 0) printf \" (%.0f%%)\", 100*$lt*$wb/1e9/$bw }")
+	decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | $t | $gbs | $frac | ${eager:-?} | ${lt:-not run}$lfrac |\n"
 done
+
+# Batched decode and prefill (the q4_k_m model).
+batch_table=""
+if want batch; then
+	wait
+	m=models/llama-3-8b-q4_k_m.gguf
+	timeout "$step_to" bin/spillway bench model --model "$m" --device cuda -p 512,4096 -n 0 -r 1 \
+		--npl 1,8,32,128,256 --npl-gen 128 >"$logs/batch.md" 2>"$logs/batch.log" || failed=1
+	batch_table=$(cat "$logs/batch.md"; tail -n 3 "$logs/batch.log")
+fi
 
 mkdir -p bench/results
 {
@@ -113,6 +204,7 @@ mkdir -p bench/results
 	echo "- commit: $commit"
 	echo "- kernels: $built"
 	echo "- measured device bandwidth (D2D copy, read+write): ${bw} GB/s (spec ${spec:-?} GB/s)"
+	echo "- steps: $steps"
 	echo
 	echo "## Checks"
 	echo
@@ -121,30 +213,41 @@ mkdir -p bench/results
 	echo "| go test ./kernels/cuda/ (conformance F16+BF16, graph replay, host checks) | $conf ($conf_n passed, $conf_f failed, $conf_s skipped) |"
 	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestOracle ./engine/ | $oracle |"
 	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestBatchedEqualsSolo ./engine/ (CUDA graphs) | $equiv |"
-	echo
-	echo "## Single-stream decode (synthetic Llama-3-8B, $ntok tokens, greedy)"
-	echo
-	echo "| weights | GB read per token | tok/s | GB/s | of bandwidth bound | tok/s with --enforce-eager |"
-	echo "|---|---|---|---|---|---|"
-	printf "%b" "$decode_rows"
-	echo
-	echo "## Decode GEMV (T=1), weight GB/s and fraction of ${bw} GB/s"
-	echo
-	echo "| kernel | GB/s | fraction |"
-	echo "|---|---|---|"
-	awk -v bw="$bw" '/^BenchmarkGEMV\// {
-		for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") g = $i
-		name = $1; sub(/^BenchmarkGEMV\//, "", name); sub(/-[0-9]+$/, "", name)
-		printf "| %s | %.0f | %.0f%% |\n", name, g, bw > 0 ? 100 * g / bw : 0 }' "$logs/gemv.log"
+	if want decode; then
+		echo
+		echo "## Single-stream decode (synthetic Llama-3-8B, $ntok tokens, greedy)"
+		echo
+		echo "| weights | GB read per token | tok/s | GB/s | of bandwidth bound | tok/s with --enforce-eager | llama.cpp llama-bench tg$ntok tok/s |"
+		echo "|---|---|---|---|---|---|---|"
+		printf "%b" "$decode_rows"
+	fi
+	if want batch; then
+		echo
+		echo "## Batched decode and prefill (synthetic Llama-3-8B Q4_K_M)"
+		echo
+		echo "$batch_table"
+	fi
+	if want gemv; then
+		echo
+		echo "## Decode GEMV (T=1), weight GB/s and fraction of ${bw} GB/s"
+		echo
+		echo "| kernel | GB/s | fraction |"
+		echo "|---|---|---|"
+		awk -v bw="$bw" '$1 ~ "^BenchmarkGEMV/" {
+			for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") g = $i
+			name = $1; sub("^BenchmarkGEMV/", "", name); sub(/-[0-9]+$/, "", name)
+			printf "| %s | %.0f | %.0f%% |\n", name, g, (bw > 0 ? 100 * g / bw : 0) }' "$logs/gemv.log"
+	fi
 	if [ "$conf" = FAIL ] || [ "$oracle" = FAIL ] || [ "$equiv" = FAIL ]; then
 		echo
 		echo "## Failures"
 		echo
 		echo '```'
-		grep -E -- '--- FAIL|_test.go:[0-9]+:' "$logs/conf.log" "$logs/oracle.log" "$logs/equiv.log" | head -n 60
+		grep -h -E -- '--- FAIL|_test.go:[0-9]+:|panic:' "$logs/conf.log" "$logs/oracle.log" "$logs/equiv.log" 2>/dev/null | head -n 80
 		echo '```'
 	fi
 } >"$out"
+for r in "$conf" "$oracle" "$equiv"; do [ "$r" = FAIL ] && failed=1; done
 echo "gpu-check: wrote $out (logs in $logs)"
 cat "$out"
 exit $failed

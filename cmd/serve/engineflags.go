@@ -16,6 +16,7 @@ type engineFlags struct {
 	threads   int
 	maxTokens int
 	eager     bool
+	kvTokens  int // tokens the KV pool must hold at once; 0 = one full context
 }
 
 func (e *engineFlags) register(fs *flag.FlagSet) {
@@ -40,8 +41,15 @@ func (e *engineFlags) open() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(d, engine.Options{Backend: e.device, ActDType: act, Threads: e.threads, MaxTokens: e.maxTokens,
-		EnforceEager: e.eager})
+	o := engine.Options{Backend: e.device, ActDType: act, Threads: e.threads, MaxTokens: e.maxTokens,
+		EnforceEager: e.eager}
+	if c := d.Config; e.kvTokens > c.ContextLen {
+		// F16 K and V rows, plus four blocks of room for rounding and the
+		// graphs' scratch block.
+		perTok := int64(c.NumLayers) * int64(c.NumKVHeads) * int64(c.HeadDim) * 2 * 2
+		o.KVCacheMemory = int64(e.kvTokens+64) * perTok
+	}
+	eng, err := engine.New(d, o)
 	if err != nil {
 		d.Close()
 		return nil, err

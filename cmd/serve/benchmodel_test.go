@@ -1,0 +1,40 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchModelLists: -p and -n take lists, --npl adds one batched-decode
+// row per sequence count (every sequence's tokens generated), and bad
+// lists are refused with the flag named.
+func TestBenchModelLists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if code, _, errOut := run(t, "", "mkmodel", "--preset", "tiny", "--type", "q8_0", "-o", path, "--quiet"); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := run(t, "", "bench", "model", "--model", path, "-p", "16,32", "-n", "8", "-r", "1",
+		"--npl", "1,3", "--npl-prompt", "5", "--npl-gen", "4")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, want := range []string{"| pp16 |", "| pp32 |", "| tg8 |", "| 1 | 5 | 4 |", "| 3 | 5 | 4 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	tests := []struct{ name, flag, val, want string }{
+		{"word in -p", "-p", "512,many", "-p"},
+		{"negative -n", "-n", "-3", "-n"},
+		{"empty --npl item", "--npl", "1,,8", "-npl"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := run(t, "", "bench", "model", "--model", path, tc.flag, tc.val)
+			if code == 0 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "comma-separated") {
+				t.Fatalf("exit %d, stderr %q: want a failure naming %s", code, errOut, tc.want)
+			}
+		})
+	}
+}
