@@ -1,0 +1,38 @@
+//go:build cgo
+
+package cuda
+
+import "testing"
+
+// TestGemvSplit: the warps per row of the GEMV for Llama-3-8B's shapes and
+// a few edge cases; the grid covers every row exactly once.
+func TestGemvSplit(t *testing.T) {
+	tests := []struct {
+		name      string
+		n, pieces int
+		want      int
+	}{
+		{"q/o 4096×4096 Q4_K", 4096, 128, 4},
+		{"k/v 1024×4096 Q4_K", 1024, 128, 4},
+		{"gate/up 14336×4096 Q4_K", 14336, 128, 2},
+		{"down 4096×14336 Q4_K", 4096, 448, 4},
+		{"logits 128256×4096", 128256, 128, 1},
+		{"gate/up 14336×4096 F16 (8-element chunks)", 14336, 512, 2},
+		{"short rows stay one warp", 4096, 63, 1},
+		{"rows of 64 pieces split once", 256, 64, 2},
+		{"one row", 1, 1000, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := gemvSplit(tc.n, tc.pieces)
+			if w != tc.want {
+				t.Fatalf("gemvSplit(%d, %d) = %d, want %d", tc.n, tc.pieces, w, tc.want)
+			}
+			g := gemvGrid(tc.n, w)
+			rowsPerBlock := gemvThreads / 32 / w
+			if g[0]*rowsPerBlock < tc.n || (g[0]-1)*rowsPerBlock >= tc.n {
+				t.Fatalf("grid %v of %d rows a block for %d rows", g, rowsPerBlock, tc.n)
+			}
+		})
+	}
+}
