@@ -213,6 +213,13 @@ mkdir -p bench/results
 	echo "| go test ./kernels/cuda/ (conformance F16+BF16, graph replay, host checks) | $conf ($conf_n passed, $conf_f failed, $conf_s skipped) |"
 	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestOracle ./engine/ | $oracle |"
 	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestBatchedEqualsSolo ./engine/ (CUDA graphs) | $equiv |"
+	if want equiv; then
+		echo
+		echo "Equivalence, per case (caching, no caching, tight pool): requests that departed from their solo"
+		echo "run at a near-tie (solo margin under the F16 tolerance), and the pool's preemptions:"
+		echo
+		grep -h -o 'preemptions [0-9]*.*near-tie departures [0-9]* of [0-9]* requests' "$logs/equiv.log" | sed 's/^/- /'
+	fi
 	if want decode; then
 		echo
 		echo "## Single-stream decode (synthetic Llama-3-8B, $ntok tokens, greedy)"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,4 +38,30 @@ func TestBenchModelLists(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzIntList: any string either parses into counts ≥ 0 that print back
+// to an equivalent list, or is refused with an error; never a panic.
+func FuzzIntList(f *testing.F) {
+	for _, s := range []string{"512", "1,8,32,128,256", " 4 , 5", "", ",", "-1", "1e3", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var l intList
+		if err := l.Set(s); err != nil {
+			return
+		}
+		var back intList
+		if err := back.Set(l.String()); err != nil {
+			t.Fatalf("%q parsed as %v, which prints as %q and does not parse: %v", s, l, l.String(), err)
+		}
+		if !slices.Equal(back, l) {
+			t.Fatalf("%q: %v round-trips to %v", s, l, back)
+		}
+		for _, n := range l {
+			if n < 0 {
+				t.Fatalf("%q: negative count %d accepted", s, n)
+			}
+		}
+	})
 }
