@@ -26,10 +26,10 @@
 //   - A decode step can be recorded once per batch-size bucket and replayed
 //     as a CUDA graph (GraphCapturer); the contract is on that interface.
 //   - MatMul of up to 64 tokens runs the GEMV in passes of up to 8, with
-//     warps per row chosen from the matrix's shape alone: a row's logits
-//     are bit for bit the same in a decode batch of up to 64 sequences as
-//     alone. Past 64 tokens the tensor-core GEMM multiplies in 16 bits, so
-//     batched and lone results differ within the F16 tolerance.
+//     warps per row chosen from the matrix's shape alone, so a token's
+//     products are added in the same order in a decode batch of up to 64
+//     sequences as alone. Past 64 tokens the tensor-core GEMM multiplies in
+//     16 bits, so batched and lone results differ within the F16 tolerance.
 //   - Scratch buffers only grow; a replaced one is kept until Close, since
 //     a recorded graph may still use it.
 //   - A Backend is used by one goroutine at a time.

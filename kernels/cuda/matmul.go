@@ -14,8 +14,8 @@ import (
 // faster than the tensor-core GEMM, whose grid of 64-row tiles is too small
 // to fill the GPU at so few tokens (measured on an H100 at 16 tokens,
 // 4096×14336 Q4_K: 0.58 ms by GEMM against two passes of ~0.03 ms). It
-// also keeps a sequence's logits the same in a batch of up to 64 as alone:
-// every pass adds each row's products in the same order.
+// also adds a token's products in the same order in a batch of up to 64
+// as alone.
 const (
 	gemvMaxT     = 8
 	gemvLoopMaxT = 64
