@@ -85,20 +85,15 @@ const arenaChunkSize = 1 << 20
 // the eager stager's memo does. Launch checks that such arrays are still
 // equal on every replay.
 func (c *capture) stage(g *gpu, kind stageKind, n int, fill fillFunc) (uint64, error) {
+	data := make([]byte, n)
+	if err := fill(data); err != nil {
+		return 0, err
+	}
 	for _, st := range c.staged {
-		f := c.fills[st.fill]
-		if st.kind != kind || len(f.host) != n {
-			continue
+		if st.kind == kind && bytes.Equal(data, c.fills[st.fill].host) {
+			c.fills = append(c.fills, fillRec{host: data, fill: fill, dup: st.fill})
+			return st.dev, nil
 		}
-		tmp := make([]byte, n)
-		if err := fill(tmp); err != nil {
-			return 0, err
-		}
-		if !bytes.Equal(tmp, f.host) {
-			continue
-		}
-		c.fills = append(c.fills, fillRec{host: tmp, fill: fill, dup: st.fill})
-		return st.dev, nil
 	}
 	m := (n + stageAlign - 1) &^ (stageAlign - 1)
 	if len(c.chunks) == 0 || c.chunks[len(c.chunks)-1].off+m > c.chunks[len(c.chunks)-1].size {
@@ -110,9 +105,7 @@ func (c *capture) stage(g *gpu, kind stageKind, n int, fill fillFunc) (uint64, e
 	host := hostBytes(unsafe.Add(ch.host, ch.off), n)
 	dev := ch.dev + uint64(ch.off)
 	ch.off += m
-	if err := fill(host); err != nil {
-		return 0, err
-	}
+	copy(host, data)
 	c.staged = append(c.staged, stagedRec{kind: kind, fill: len(c.fills), dev: dev})
 	c.fills = append(c.fills, fillRec{host: host, fill: fill, dup: -1})
 	return dev, g.htodAsync(dev, unsafe.Pointer(unsafe.SliceData(host)), n)
