@@ -184,38 +184,50 @@ func (m *Model) attnShape(ab *kernels.AttnBatch) {
 func (m *Model) forwardEager(in *Input, kv *kernels.KVCache, ab *kernels.AttnBatch, logits []float32) error {
 	x := m.s.x.Slice(0, len(in.Tokens))
 	m.be.Embed(x, m.tokEmbd, in.Tokens)
-	for l := range m.layers {
-		m.block(l, x, in, kv, ab)
-	}
+	m.blocks(x, in, kv, ab)
 	return m.logits(x, in.LogitRows, logits)
 }
 
-// block is one transformer layer, updating x (T, d) in place.
+// blocks runs every layer over x (T, d) in place. Each layer leaves its
+// feed-forward output in o for the next to add to x together with its
+// first RMSNorm (kernels.AddRMSNorm: one pass, one launch on a GPU); the
+// last one is added here.
+func (m *Model) blocks(x kernels.Tensor, in *Input, kv *kernels.KVCache, ab *kernels.AttnBatch) {
+	for l := range m.layers {
+		m.block(l, x, in, kv, ab)
+	}
+	if len(m.layers) > 0 {
+		m.be.Add(x, x, m.s.o.Slice(0, x.Rows))
+	}
+}
+
+// block is one transformer layer: x (T, d) += o (the previous layer's
+// output, if any), then x += attention, and o = the feed-forward output,
+// which the caller adds.
 func (m *Model) block(l int, x kernels.Tensor, in *Input, kv *kernels.KVCache, ab *kernels.AttnBatch) {
 	be, L, c, T := m.be, &m.layers[l], &m.Cfg, x.Rows
 	h, q, k, v := m.s.h.Slice(0, T), m.s.q.Slice(0, T), m.s.k.Slice(0, T), m.s.v.Slice(0, T)
 	att, o := m.s.att.Slice(0, T), m.s.o.Slice(0, T)
-	be.RMSNorm(h, x, L.attnNorm, c.RMSEps)
+	if l == 0 {
+		be.RMSNorm(h, x, L.attnNorm, c.RMSEps)
+	} else {
+		kernels.AddRMSNorm(be, h, x, o, L.attnNorm, c.RMSEps)
+	}
 	m.matmuls(h, []kernels.Tensor{q, k, v}, []kernels.Tensor{L.wq, L.wk, L.wv})
 	if L.bq != nil {
 		be.Add(q, q, *L.bq)
 		be.Add(k, k, *L.bk)
 		be.Add(v, v, *L.bv)
 	}
-	rp := c.RoPEParams()
-	be.RoPE(q, in.Pos, rp)
-	be.RoPE(k, in.Pos, rp)
-	be.StoreKV(kv, l, k, v, in.Slots)
+	kernels.RoPEStoreKV(be, q, k, v, in.Pos, c.RoPEParams(), kv, l, in.Slots)
 	be.Attention(att, q, kv, l, ab)
 	be.MatMul(o, att, L.wo)
-	be.Add(x, x, o)
 
 	gate, up := m.s.gate.Slice(0, T), m.s.up.Slice(0, T)
-	be.RMSNorm(h, x, L.ffnNorm, c.RMSEps)
+	kernels.AddRMSNorm(be, h, x, o, L.ffnNorm, c.RMSEps)
 	m.matmuls(h, []kernels.Tensor{gate, up}, []kernels.Tensor{L.wGate, L.wUp})
 	be.SiLUMul(gate, gate, up)
 	be.MatMul(o, gate, L.wDown)
-	be.Add(x, x, o)
 }
 
 // matmuls computes outs[i] = x @ ws[i]ᵀ, in one call where the backend

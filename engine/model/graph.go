@@ -193,9 +193,7 @@ func (m *Model) forwardGraph(n int, in *Input, kv *kernels.KVCache, logits []flo
 func (m *Model) decodeStep(g *decodeGraph) error {
 	x := m.s.x.Slice(0, g.n)
 	m.be.Embed(x, m.tokEmbd, g.in.Tokens)
-	for l := range m.layers {
-		m.block(l, x, &g.in, g.kv, &g.ab)
-	}
+	m.blocks(x, &g.in, g.kv, &g.ab)
 	return nil
 }
 

@@ -57,7 +57,7 @@ func Bench(b *testing.B, newBackend func(b *testing.B) kernels.Backend) {
 // against the machine's memory bandwidth at T=1) and GFLOP/s (2·T·n·k per
 // op). Each iteration ends with Sync, so queued device work is counted.
 func BenchMatMul(b *testing.B, be kernels.Backend, wdt kernels.DType, n, k, T int) {
-	w, err := be.FromHost(wdt, n, k, benchWeights(wdt, n, k)) // (n, k)
+	w, err := be.FromHost(wdt, n, k, BenchWeights(wdt, n, k)) // (n, k)
 	if err != nil {
 		b.Fatalf("FromHost: %v", err)
 	}
@@ -96,11 +96,11 @@ func BenchMatMul(b *testing.B, be kernels.Backend, wdt kernels.DType, n, k, T in
 	b.ReportMetric(2*float64(T)*float64(n)*float64(k)/sec/1e9, "GFLOP/s")
 }
 
-// benchWeights returns an (n, k) weight matrix of type dt: 16 distinct
+// BenchWeights returns an (n, k) weight matrix of type dt: 16 distinct
 // random rows quantized once and repeated, since quantizing a 32000-row
 // k-quant matrix in Go takes longer than the benchmark, and timing does not
 // depend on the values.
-func benchWeights(dt kernels.DType, n, k int) []byte {
+func BenchWeights(dt kernels.DType, n, k int) []byte {
 	rng := rand.New(rand.NewPCG(uint64(dt), uint64(k)))
 	rb := dt.RowBytes(k)
 	const distinct = 16

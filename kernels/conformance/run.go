@@ -22,7 +22,7 @@ var KVTypes = []kernels.DType{kernels.F16, kernels.F32, kernels.BF16}
 
 // Run checks every op of the backend under test against kernels/ref on
 // random inputs. newBackend is called once per op group (Memory, Embed,
-// RMSNorm, Add, SiLUMul, MatMul, RoPE, StoreKV, Attention, Shapes) with
+// RMSNorm, Add, SiLUMul, MatMul, RoPE, StoreKV, Attention, Shapes, Fused) with
 // that group's *testing.T; Run closes the backend when the group ends.
 func Run(t *testing.T, newBackend func(t *testing.T) kernels.Backend) {
 	groups := []struct {
@@ -39,6 +39,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) kernels.Backend) {
 		{"StoreKV", testStoreKV},
 		{"Attention", testAttention},
 		{"Shapes", testShapes},
+		{"Fused", testFused},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -38,6 +38,7 @@ type Backend struct {
 	st      *stager
 	scr     scratch
 	q8      q8memo
+	quantW  bool     // a block-quantized weight is loaded (see q8Out)
 	cap     *capture // non-nil while a graph is being recorded
 	graphs  map[*Graph]struct{}
 	err     error // first failure since the last Sync
@@ -214,6 +215,7 @@ func (b *Backend) FromHost(dt kernels.DType, rows, cols int, data []byte) (kerne
 	if err != nil {
 		return kernels.Tensor{}, fmt.Errorf("cuda: FromHost %s(%d, %d): %w", dt, rows, cols, err)
 	}
+	b.quantW = b.quantW || dt.Quantized()
 	return kernels.Tensor{DType: dt, Rows: rows, Cols: cols, Buf: d}, nil
 }
 

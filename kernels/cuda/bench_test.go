@@ -72,3 +72,64 @@ func BenchmarkGEMV(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGEMVGraph measures the decode GEMV as a decode step runs it:
+// many launches back to back in one replayed CUDA graph, so the figure is
+// the kernels' own time and the gaps between graph nodes, without the
+// host's launch and sync that BenchmarkGEMV pays per call. The launches
+// cycle over copies of the weight totalling at least gemvGraphBytes, so
+// the 50 MB L2 of an H100 cannot serve them. Reports weight GB/s and µs
+// per launch.
+func BenchmarkGEMVGraph(b *testing.B) {
+	shapes := []struct{ n, k int }{{14336, 4096}, {4096, 14336}, {4096, 4096}, {1024, 4096}, {128256, 4096}}
+	types := []kernels.DType{kernels.F16, kernels.BF16, kernels.Q8_0, kernels.Q4_0, kernels.Q4_K, kernels.Q5_K, kernels.Q6_K}
+	for _, dt := range types {
+		for _, s := range shapes {
+			b.Run(fmt.Sprintf("%s/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k) })
+		}
+	}
+}
+
+// gemvGraphBytes is the least weight data one graph cycles over, and
+// gemvGraphLaunches the least launches it holds.
+const (
+	gemvGraphBytes    = 256 << 20
+	gemvGraphLaunches = 16
+)
+
+func benchGEMVGraph(b *testing.B, dt kernels.DType, n, k int) {
+	be := newCUDA(b, 0) // one per case: Close frees its copies
+	defer be.Close()
+	data := conformance.BenchWeights(dt, n, k)
+	copies := max(1, (gemvGraphBytes+len(data)-1)/len(data))
+	ws := make([]kernels.Tensor, copies)
+	for i := range ws {
+		w, err := be.FromHost(dt, n, k, data)
+		if err != nil {
+			b.Skipf("skipping: %d copies of %s(%d, %d): %v", copies, dt, n, k, err)
+		}
+		ws[i] = w
+	}
+	x, err := be.Alloc(be.ActDType(), 1, k)
+	must(b, err)
+	out, err := be.Alloc(be.ActDType(), 1, n)
+	must(b, err)
+	launches := max(gemvGraphLaunches, copies)
+	gr, err := be.Capture(func() error {
+		for i := range launches {
+			be.MatMul(out, x, ws[i%copies])
+		}
+		return nil
+	})
+	must(b, err)
+	defer gr.Close()
+	must(b, gr.Launch()) // warm
+	must(b, be.Sync())
+	for b.Loop() {
+		must(b, gr.Launch())
+		must(b, be.Sync())
+	}
+	per := b.Elapsed().Seconds() / float64(b.N) / float64(launches)
+	b.ReportMetric(float64(len(data))/per/1e9, "GB/s")
+	b.ReportMetric(per*1e6, "µs/launch")
+}

@@ -50,6 +50,17 @@ static __device__ __forceinline__ void load8_16(const void *p, int dt, long long
 	}
 }
 
+// rt rounds v to activation type dt and back: the value a later op reads
+// after this one stores v, so that a fused kernel computes on exactly what
+// the unfused sequence would have read from memory.
+static __device__ __forceinline__ float rt(int dt, float v) {
+	if (dt == QT_F16)
+		return __half2float(__float2half_rn(v));
+	if (dt == QT_BF16)
+		return __bfloat162float(__float2bfloat16_rn(v));
+	return v;
+}
+
 // esize is the byte size of one element of a float type.
 static __device__ __forceinline__ int esize(int dt) { return dt == QT_F32 ? 4 : 2; }
 
@@ -78,6 +89,31 @@ static __device__ __forceinline__ float block_sum(float v, float *red) {
 	return warp_sum(v);
 }
 
+// q8_group quantizes block g of 32 activations, held one per lane of a
+// warp (lane l holds element 32g+l), for the 8-bit dot products:
+// qx[32g+l] = round(v·127/amax) and ds[g] = (d, d·Σ₀q, d·Σ₁q, 0) with
+// d = amax/127. Every lane of the warp must call it. sw_quant_q8 and the
+// kernels that quantize their own output (RMSNorm, SiLU·mul) share it, so
+// a fused quantization equals the separate one bit for bit.
+static __device__ __forceinline__ void q8_group(int8_t *qx, float4 *ds, long long g, float v) {
+	int lane = threadIdx.x & 31;
+	float amax = warp_max(fabsf(v));
+	float d = amax / 127.0f;
+	int q = amax > 0.0f ? __float2int_rn(v * (127.0f / amax)) : 0;
+	q = max(-127, min(127, q));
+	qx[32 * g + lane] = (int8_t)q;
+	// The half sums are of the quantized values, d·Σq, not of x: a
+	// weight's offset term (Q4_0's -8, Q4_1's min) then sees the same x
+	// as its dp4a term, so the rounding error stays d·Σ(w-offset)e rather
+	// than growing with the unsigned codes.
+	int s = q; // sums within each half-warp
+	for (int o = 8; o > 0; o >>= 1)
+		s += __shfl_xor_sync(0xffffffffu, s, o);
+	int s1 = __shfl_sync(0xffffffffu, s, 16);
+	if (lane == 0)
+		ds[g] = make_float4(d, d * (float)s, d * (float)s1, 0.0f);
+}
+
 // GEMV_WARPS is the block size of the GEMV kernels in warps. W of them
 // (1, 2 or 4) share a weight row, so that a matrix of few rows still puts
 // enough loads in flight to stream at the GPU's bandwidth; the Go side
@@ -85,11 +121,36 @@ static __device__ __forceinline__ float block_sum(float v, float *red) {
 // sums are added in one order however many tokens share the pass.
 #define GEMV_WARPS 4
 
+// gseg is one matrix of a grouped GEMV: up to three matrices of one
+// weight type and one x (the q, k, v projections; gate and up) run in one
+// launch, blocks [0, nb0) on the first, [nb0, nb0+nb1) on the second, the
+// rest on the third. Each keeps its own W, so its rows are added exactly
+// as in a launch of its own.
+struct gseg {
+	void *out;
+	const void *w;
+	int n, W, blk; // rows, warps per row, this block's index in the matrix
+};
+
+#define GEMV_GROUP_PARAMS                                                                          \
+	void *out0, void *out1, void *out2, const void *w0, const void *w1, const void *w2, int n0,  \
+	    int n1, int n2, int W0, int W1, int W2, int nb0, int nb1
+#define GEMV_GROUP_ARGS out0, out1, out2, w0, w1, w2, n0, n1, n2, W0, W1, W2, nb0, nb1
+
+static __device__ __forceinline__ gseg gemv_seg(GEMV_GROUP_PARAMS) {
+	int b = blockIdx.x;
+	if (b < nb0)
+		return gseg{out0, w0, n0, W0, b};
+	if (b < nb0 + nb1)
+		return gseg{out1, w1, n1, W1, b - nb0};
+	return gseg{out2, w2, n2, W2, b - nb0 - nb1};
+}
+
 // gemv_row locates this warp: its row and its index among the W warps of
-// the row.
-static __device__ __forceinline__ void gemv_row(int W, int *row, int *wi) {
+// the row, for block blk of its matrix.
+static __device__ __forceinline__ void gemv_row(int W, int blk, int *row, int *wi) {
 	int warp = threadIdx.x >> 5;
-	*row = blockIdx.x * (GEMV_WARPS / W) + warp / W;
+	*row = blk * (GEMV_WARPS / W) + warp / W;
 	*wi = warp % W;
 }
 

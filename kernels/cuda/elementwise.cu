@@ -33,13 +33,19 @@ KERNEL void sw_add(void *out, int odt, const void *a, int adt, const void *b, in
 		st(out, odt, i, ld(a, adt, i) + ld(b, bdt, bcast ? i % d : i));
 }
 
-// out (n,) = silu(gate) · up with silu(g) = g / (1 + e^−g); out may alias gate.
+// out (n,) = silu(gate) · up with silu(g) = g / (1 + e^−g); out may alias
+// gate. qx, ds: null, or the 8-bit form of out (see q8_group), which needs
+// n % 32 == 0 and a grid of whole warps, so that each warp's lanes hold
+// one group in every trip of the loop.
 KERNEL void sw_silumul(void *out, int odt, const void *gate, int gdt, const void *up, int udt,
-		       long long n) {
+		       long long n, int8_t *qx, float4 *ds) {
 	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
 	     i += (long long)gridDim.x * blockDim.x) {
 		float g = ld(gate, gdt, i);
-		st(out, odt, i, g / (1.0f + expf(-g)) * ld(up, udt, i));
+		float y = g / (1.0f + expf(-g)) * ld(up, udt, i);
+		st(out, odt, i, y);
+		if (qx != nullptr)
+			q8_group(qx, ds, i >> 5, rt(odt, y));
 	}
 }
 
@@ -57,29 +63,12 @@ KERNEL void sw_store_kv(void *kc, void *vc, int cdt, const void *k, const void *
 }
 
 // Activations for the 8-bit dot products: x (T, k) → qx (T, k) int8 and,
-// per block of 32, ds = (d, Σ₀x, Σ₁x, 0) with d = amax/127 and Σₕx the exact
-// float sums of halves 0..15 and 16..31 (the formats' offsets and mins
-// multiply those, so they cost no rounding). One warp per block; n = T·k/32.
+// per block of 32, ds = (d, d·Σ₀q, d·Σ₁q, 0) (see q8_group). One warp per
+// block; n = T·k/32.
 KERNEL void sw_quant_q8(int8_t *qx, float4 *ds, const void *x, int xdt, long long n) {
 	int lane = threadIdx.x & 31;
 	long long w = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5;
 	long long nw = ((long long)gridDim.x * blockDim.x) >> 5;
-	for (; w < n; w += nw) {
-		float v = ld(x, xdt, 32 * w + lane);
-		float amax = warp_max(fabsf(v));
-		float d = amax / 127.0f;
-		int q = amax > 0.0f ? __float2int_rn(v * (127.0f / amax)) : 0;
-		q = max(-127, min(127, q));
-		qx[32 * w + lane] = (int8_t)q;
-		// The half sums are of the quantized values, d·Σq, not of x: a
-		// weight's offset term (Q4_0's -8, Q4_1's min) then sees the same
-		// x as its dp4a term, so the rounding error stays d·Σ(w-offset)e
-		// rather than growing with the unsigned codes.
-		int s = q; // sums within each half-warp
-		for (int o = 8; o > 0; o >>= 1)
-			s += __shfl_xor_sync(0xffffffffu, s, o);
-		int s1 = __shfl_sync(0xffffffffu, s, 16);
-		if (lane == 0)
-			ds[w] = make_float4(d, d * (float)s, d * (float)s1, 0.0f);
-	}
+	for (; w < n; w += nw)
+		q8_group(qx, ds, w, ld(x, xdt, 32 * w + lane));
 }

@@ -55,44 +55,145 @@ func gemvGrid(n, W int) [3]int {
 // else the WMMA GEMM, in F16 or BF16 as the precision policy allows (see
 // matmul_mma.cu).
 func (b *Backend) MatMul(out, x, w kernels.Tensor) {
-	const op = "MatMul"
-	float(op, "out", out)
-	float(op, "x", x)
-	weight(op, "w", w)
-	if x.Cols != w.Cols || out.Rows != x.Rows || out.Cols != w.Rows {
-		shapePanic(op, "out %v = x %v @ w %vᵀ", out, x, w)
+	b.matmulGroup([]kernels.Tensor{out}, x, []kernels.Tensor{w})
+}
+
+// MatMulN: outs[i] = x @ ws[i]ᵀ (kernels.MultiMatMuler). Runs of up to
+// three weights of one type, width and output type that the GEMV takes
+// share each launch (the q, k and v projections; gate and up); results
+// equal separate MatMul calls bit for bit, since each matrix keeps its own
+// warps per row and x is quantized once either way.
+func (b *Backend) MatMulN(outs []kernels.Tensor, x kernels.Tensor, ws []kernels.Tensor) {
+	if len(outs) != len(ws) {
+		panic(fmt.Sprintf("cuda: MatMulN: %d outputs for %d weights", len(outs), len(ws)))
 	}
-	po, px, pw := b.ptr(op, "out", out), b.ptr(op, "x", x), b.ptr(op, "w", w)
-	checkAlias(op, "x", out, x, false)
-	checkAlias(op, "w", out, w, false)
-	checkAlign(op, "w", w, pw)
-	T, n, k := x.Rows, w.Rows, w.Cols
-	if T == 0 || n == 0 {
+	for i := 0; i < len(ws); {
+		j := i + 1
+		for j < len(ws) && j-i < gemvGroupMax && sameGroup(outs[i], ws[i], outs[j], ws[j]) {
+			j++
+		}
+		b.matmulGroup(outs[i:j], x, ws[i:j])
+		i = j
+	}
+}
+
+// gemvGroupMax is the most matrices one GEMV launch takes (gseg).
+const gemvGroupMax = 3
+
+func sameGroup(o0, w0, o1, w1 kernels.Tensor) bool {
+	return w0.DType == w1.DType && w0.Cols == w1.Cols && o0.DType == o1.DType
+}
+
+// matmulGroup checks each product as MatMul does, then runs them: in one
+// launch per pass when the GEMV takes them, else one by one.
+func (b *Backend) matmulGroup(outs []kernels.Tensor, x kernels.Tensor, ws []kernels.Tensor) {
+	const op = "MatMul"
+	float(op, "x", x)
+	px := b.ptr(op, "x", x)
+	segs := make([]gemvSeg, len(ws))
+	for i, w := range ws {
+		out := outs[i]
+		float(op, "out", out)
+		weight(op, "w", w)
+		if x.Cols != w.Cols || out.Rows != x.Rows || out.Cols != w.Rows {
+			shapePanic(op, "out %v = x %v @ w %vᵀ", out, x, w)
+		}
+		segs[i] = gemvSeg{po: b.ptr(op, "out", out), pw: b.ptr(op, "w", w), n: w.Rows, rowBytes: out.RowBytes()}
+		checkAlias(op, "x", out, x, false)
+		checkAlias(op, "w", out, w, false)
+		checkAlign(op, "w", w, segs[i].pw)
+	}
+	T, k, wdt := x.Rows, x.Cols, ws[0].DType
+	if T == 0 {
 		return
 	}
 	switch {
-	case w.DType == kernels.F32 || (T <= gemvLoopMaxT && !w.DType.Quantized()):
-		b.gemvFloat(out, po, x, px, w, pw)
+	case wdt == kernels.F32 || (T <= gemvLoopMaxT && !wdt.Quantized()):
+		b.gemv(segs, outs[0].DType, wdt, k, T, k/8, func(a *argv, t0 int) {
+			a.ptr(px + uint64(t0*x.RowBytes())).i32(int(x.DType))
+		})
 	case T <= gemvLoopMaxT:
 		qx, ds := b.quantizeX(x, px)
-		W := gemvSplit(n, k/32)
-		for t0 := 0; t0 < T; t0 += gemvMaxT {
-			nt := min(gemvMaxT, T-t0)
-			var a argv
-			a.ptr(po + uint64(t0*out.RowBytes())).i32(int(out.DType))
-			a.ptr(qx + uint64(t0*k)).ptr(ds + uint64(t0*k/32*16)).ptr(pw).i32(n).i32(k).i32(nt).i32(W)
-			b.launch(gemvName(w.DType, nt), gemvGrid(n, W), [3]int{gemvThreads, 1, 1}, 0, &a)
-		}
+		b.gemv(segs, outs[0].DType, wdt, k, T, k/32, func(a *argv, t0 int) {
+			a.ptr(qx + uint64(t0*k)).ptr(ds + uint64(t0*k/32*16))
+		})
 	default:
-		name := "sw_gemm_f16"
-		if mmaBF16(w.DType, b.act) {
-			name = "sw_gemm_bf16"
+		for i, w := range ws {
+			b.gemm(segs[i].po, outs[i], px, x, segs[i].pw, w)
 		}
-		var a argv
-		a.ptr(po).i32(int(out.DType)).ptr(px).i32(int(x.DType)).ptr(pw).i32(int(w.DType)).i32(T).i32(n).i32(k)
-		b.launch(name, [3]int{(n + 63) / 64, (T + 63) / 64, 1}, [3]int{128, 1, 1}, 0, &a)
 	}
-	written(out)
+	for _, out := range outs {
+		written(out)
+	}
+}
+
+// gemvSeg is one matrix of a GEMV launch: output and weight addresses and
+// rows.
+type gemvSeg struct {
+	po, pw      uint64
+	n, rowBytes int // rows of w; bytes of a row of out
+}
+
+// gemv launches the GEMV over segs in passes of up to gemvMaxT tokens;
+// xargs appends the kernel's x arguments for the pass starting at token
+// t0. pieces is the row's unit count that gemvSplit weighs (k/32 blocks,
+// or k/8 chunks of float weights).
+func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T, pieces int, xargs func(a *argv, t0 int)) {
+	var W, nb [gemvGroupMax]int
+	blocks := 0
+	for i, s := range segs {
+		W[i] = gemvSplit(s.n, pieces)
+		nb[i] = gemvGrid(s.n, W[i])[0]
+		blocks += nb[i]
+	}
+	if blocks == 0 {
+		return
+	}
+	for t0 := 0; t0 < T; t0 += gemvMaxT {
+		nt := min(gemvMaxT, T-t0)
+		var a argv
+		for i := range gemvGroupMax {
+			var p uint64
+			if i < len(segs) {
+				p = segs[i].po + uint64(t0*segs[i].rowBytes)
+			}
+			a.ptr(p)
+		}
+		for i := range gemvGroupMax {
+			var p uint64
+			if i < len(segs) {
+				p = segs[i].pw
+			}
+			a.ptr(p)
+		}
+		for i := range gemvGroupMax {
+			n := 0
+			if i < len(segs) {
+				n = segs[i].n
+			}
+			a.i32(n)
+		}
+		for i := range gemvGroupMax {
+			a.i32(W[i])
+		}
+		a.i32(nb[0]).i32(nb[1]).i32(int(odt))
+		xargs(&a, t0)
+		a.i32(k).i32(nt)
+		b.launch(gemvName(wdt, nt), [3]int{blocks, 1, 1}, [3]int{gemvThreads, 1, 1}, 0, &a)
+	}
+}
+
+// gemm runs the WMMA GEMM for one product (T > 64, or quantized weights
+// past the GEMV).
+func (b *Backend) gemm(po uint64, out kernels.Tensor, px uint64, x kernels.Tensor, pw uint64, w kernels.Tensor) {
+	T, n, k := x.Rows, w.Rows, w.Cols
+	name := "sw_gemm_f16"
+	if mmaBF16(w.DType, b.act) {
+		name = "sw_gemm_bf16"
+	}
+	var a argv
+	a.ptr(po).i32(int(out.DType)).ptr(px).i32(int(x.DType)).ptr(pw).i32(int(w.DType)).i32(T).i32(n).i32(k)
+	b.launch(name, [3]int{(n + 63) / 64, (T + 63) / 64, 1}, [3]int{128, 1, 1}, 0, &a)
 }
 
 // mmaBF16 says whether the GEMM multiplies in BF16: for BF16 weights
@@ -109,20 +210,6 @@ func mmaBF16(w, act kernels.DType) bool {
 	return act == kernels.BF16
 }
 
-// gemvFloat runs the float-weight GEMV over x in passes of up to 8 tokens.
-func (b *Backend) gemvFloat(out kernels.Tensor, po uint64, x kernels.Tensor, px uint64, w kernels.Tensor, pw uint64) {
-	T, n, k := x.Rows, w.Rows, w.Cols
-	W := gemvSplit(n, k/8)
-	for t0 := 0; t0 < T; t0 += gemvMaxT {
-		nt := min(gemvMaxT, T-t0)
-		var a argv
-		a.ptr(po + uint64(t0*out.RowBytes())).i32(int(out.DType))
-		a.ptr(px + uint64(t0*x.RowBytes())).i32(int(x.DType))
-		a.ptr(pw).i32(n).i32(k).i32(nt).i32(W)
-		b.launch(gemvName(w.DType, nt), gemvGrid(n, W), [3]int{gemvThreads, 1, 1}, 0, &a)
-	}
-}
-
 // q8memo remembers which activation the q8 scratch holds, so that the q,
 // k and v projections (and gate and up) quantize their shared input once.
 type q8memo struct {
@@ -136,15 +223,8 @@ type q8memo struct {
 // quantizeX quantizes x (T, k) into the q8 scratch: qx int8 (T, k) and
 // ds float4 (T, k/32), and returns their device addresses.
 func (b *Backend) quantizeX(x kernels.Tensor, px uint64) (qx, ds uint64) {
-	T, k := x.Rows, x.Cols
-	nq := T * k
-	base, err := b.scr.get(b, &b.scr.q8, nq+nq/32*16)
-	if err != nil {
-		panic(fmt.Sprintf("cuda: MatMul: q8 scratch of %d bytes: %v", nq+nq/32*16, err))
-	}
-	qx, ds = base+uint64(nq/32*16), base // ds first: 16-byte aligned
-	d := x.Buf.(*devBuf)
-	key := q8memo{d, x.Off, x.Rows, x.Cols, x.DType, d.gen}
+	qx, ds = b.q8Scratch(x.Rows, x.Cols)
+	key := q8Key(x)
 	// Inside a capture the memo holds too: the recording replays the
 	// same quantization before the same readers. Capture clears it at
 	// both edges, so a graph never relies on scratch it did not write.
@@ -152,10 +232,43 @@ func (b *Backend) quantizeX(x kernels.Tensor, px uint64) (qx, ds uint64) {
 		return qx, ds
 	}
 	var a argv
+	nq := x.Rows * x.Cols
 	a.ptr(qx).ptr(ds).ptr(px).i32(int(x.DType)).i64(nq / 32)
 	b.launchFlat("sw_quant_q8", int64(nq), &a)
 	b.q8 = key
 	return qx, ds
+}
+
+// q8Scratch returns the q8 scratch for T rows of k: qx int8 (T, k) after
+// ds float4 (T, k/32), which comes first to stay 16-byte aligned.
+func (b *Backend) q8Scratch(T, k int) (qx, ds uint64) {
+	nq := T * k
+	base, err := b.scr.get(b, &b.scr.q8, nq+nq/32*16)
+	if err != nil {
+		panic(fmt.Sprintf("cuda: MatMul: q8 scratch of %d bytes: %v", nq+nq/32*16, err))
+	}
+	return base + uint64(nq/32*16), base
+}
+
+// q8Key names x as it is now (its generation counts writes).
+func q8Key(x kernels.Tensor) q8memo {
+	d := x.Buf.(*devBuf)
+	return q8memo{d, x.Off, x.Rows, x.Cols, x.DType, d.gen}
+}
+
+// q8Out says whether an op writing out (T, d) should also write its 8-bit
+// form into the q8 scratch, for the MatMul that reads out next, and where:
+// when a block-quantized weight is loaded (so a MatMul may want it), out
+// is decode-sized (the GEMV path) and d is whole blocks of 32. The op sets
+// the memo to out after it marks out written, so a MatMul of out skips
+// sw_quant_q8 (one launch less a layer for each such op), and any later
+// write to out or to the scratch makes it quantize again.
+func (b *Backend) q8Out(out kernels.Tensor) (qx, ds uint64, ok bool) {
+	if !b.quantW || out.Rows == 0 || out.Rows > gemvLoopMaxT || out.Cols%32 != 0 {
+		return 0, 0, false
+	}
+	qx, ds = b.q8Scratch(out.Rows, out.Cols)
+	return qx, ds, true
 }
 
 // checkAlign panics unless a weight at device address p has the
@@ -211,7 +324,7 @@ func gemvName(dt kernels.DType, T int) string { return gemvNames[dt][T] }
 // kernelNames lists every kernel the backend launches.
 func kernelNames() []string {
 	names := []string{"sw_embed", "sw_add", "sw_silumul", "sw_store_kv", "sw_quant_q8", "sw_rmsnorm",
-		"sw_rope", "sw_gemm_f16", "sw_gemm_bf16", "sw_attn", "sw_attn_combine"}
+		"sw_rope", "sw_rope_kv", "sw_gemm_f16", "sw_gemm_bf16", "sw_attn", "sw_attn_combine"}
 	for _, s := range typeNames {
 		for _, nt := range gemvTokens {
 			names = append(names, fmt.Sprintf("sw_gemv_%s_%d", s, nt))

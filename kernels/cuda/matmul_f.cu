@@ -1,6 +1,7 @@
 // matmul_f.cu: decode-sized products with float weights (F32, F16, BF16).
 //   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8
-// W warps per weight row (see gemv_row); each lane reads 16-byte chunks of
+// Up to three matrices of one type per launch (gseg); W warps per weight
+// row (see gemv_row); each lane reads 16-byte chunks of
 // the row (8 elements) when rows and pointers allow, else single elements. x is read
 // through the cache in its own type; products and sums are FP32.
 #include "common.cuh"
@@ -19,10 +20,13 @@ static __device__ __forceinline__ void load8(const void *p, int dt, long long i,
 }
 
 template <int WDT, int NT>
-static __device__ __forceinline__ void gemv_f(void *out, int odt, const void *x, int xdt,
-					      const void *w, int n, int k, int T, int W) {
+static __device__ __forceinline__ void gemv_f(gseg g, int odt, const void *x, int xdt, int k,
+					      int T) {
+	void *out = g.out;
+	const void *w = g.w;
+	int n = g.n, W = g.W;
 	int lane = threadIdx.x & 31, row, wi;
-	gemv_row(W, &row, &wi);
+	gemv_row(W, g.blk, &row, &wi);
 	long long wo = (long long)row * k;
 	float acc[NT];
 #pragma unroll
@@ -58,9 +62,9 @@ static __device__ __forceinline__ void gemv_f(void *out, int odt, const void *x,
 }
 
 #define GEMV_F(name, DT, NT)                                                                       \
-	KERNEL void sw_gemv_##name##_##NT(void *out, int odt, const void *x, int xdt,             \
-					  const void *w, int n, int k, int T, int W) {             \
-		gemv_f<DT, NT>(out, odt, x, xdt, w, n, k, T, W);                                   \
+	KERNEL void sw_gemv_##name##_##NT(GEMV_GROUP_PARAMS, int odt, const void *x, int xdt,     \
+					  int k, int T) {                                          \
+		gemv_f<DT, NT>(gemv_seg(GEMV_GROUP_ARGS), odt, x, xdt, k, T);                       \
 	}
 #define GEMV_F_ALL(name, DT) GEMV_F(name, DT, 1) GEMV_F(name, DT, 2) GEMV_F(name, DT, 4) GEMV_F(name, DT, 8)
 

@@ -1,5 +1,6 @@
 // matmul_q.cu: decode-sized products with block-quantized weights.
 //   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8
+// for up to three matrices W of one type and one x per launch (gseg).
 // x arrives quantized by sw_quant_q8 (qx int8 (T, k), ds float4 (T, k/32)).
 // W warps per weight row (gemv_row): lane l of warp i decodes pieces
 // 32i+l, 32i+l+32W, ... of the row once and takes the dp4a dot product with
@@ -9,11 +10,13 @@
 #include "common.cuh"
 
 template <int DT, int NT>
-static __device__ __forceinline__ void gemv_q(void *out, int odt, const int8_t *qx,
-					      const float4 *ds, const uint8_t *w, int n, int k,
-					      int T, int W) {
+static __device__ __forceinline__ void gemv_q(gseg g, int odt, const int8_t *qx,
+					      const float4 *ds, int k, int T) {
+	void *out = g.out;
+	const uint8_t *w = (const uint8_t *)g.w;
+	int n = g.n, W = g.W;
 	int lane = threadIdx.x & 31, row, wi;
-	gemv_row(W, &row, &wi);
+	gemv_row(W, g.blk, &row, &wi);
 	int np = k >> 5;
 	float acc[NT];
 #pragma unroll
@@ -39,9 +42,9 @@ static __device__ __forceinline__ void gemv_q(void *out, int odt, const int8_t *
 }
 
 #define GEMV_Q(name, DT, NT)                                                                       \
-	KERNEL void sw_gemv_##name##_##NT(void *out, int odt, const int8_t *qx, const float4 *ds,  \
-					  const uint8_t *w, int n, int k, int T, int W) {          \
-		gemv_q<DT, NT>(out, odt, qx, ds, w, n, k, T, W);                                   \
+	KERNEL void sw_gemv_##name##_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx,            \
+					  const float4 *ds, int k, int T) {                        \
+		gemv_q<DT, NT>(gemv_seg(GEMV_GROUP_ARGS), odt, qx, ds, k, T);                       \
 	}
 #define GEMV_Q_ALL(name, DT) GEMV_Q(name, DT, 1) GEMV_Q(name, DT, 2) GEMV_Q(name, DT, 4) GEMV_Q(name, DT, 8)
 

@@ -69,9 +69,14 @@ func (b *Backend) Embed(out, table kernels.Tensor, ids []int32) {
 }
 
 // RMSNorm: out (T, d) = x (T, d) / sqrt(mean(x²) + eps) · w (1, d); out
-// may alias x.
+// may alias x. Decode-sized outputs are also quantized for the MatMul that
+// follows (see q8Out).
 func (b *Backend) RMSNorm(out, x, w kernels.Tensor, eps float32) {
-	const op = "RMSNorm"
+	b.rmsnorm("RMSNorm", out, x, nil, w, eps)
+}
+
+// rmsnorm runs RMSNorm, or AddRMSNorm when r is set.
+func (b *Backend) rmsnorm(op string, out, x kernels.Tensor, r *kernels.Tensor, w kernels.Tensor, eps float32) {
 	float(op, "out", out)
 	float(op, "x", x)
 	float(op, "w", w)
@@ -79,15 +84,36 @@ func (b *Backend) RMSNorm(out, x, w kernels.Tensor, eps float32) {
 		shapePanic(op, "out %v, x %v, w %v", out, x, w)
 	}
 	po, px, pw := b.ptr(op, "out", out), b.ptr(op, "x", x), b.ptr(op, "w", w)
-	checkAlias(op, "x", out, x, true)
+	var pr uint64
+	rdt := 0
+	if r != nil {
+		float(op, "r", *r)
+		if r.Rows != x.Rows || r.Cols != x.Cols {
+			shapePanic(op, "x %v, r %v", x, *r)
+		}
+		pr, rdt = b.ptr(op, "r", *r), int(r.DType)
+		checkAlias(op, "x", out, x, false)
+		checkAlias(op, "r", out, *r, false)
+		checkAlias(op, "r", x, *r, false)
+	} else {
+		checkAlias(op, "x", out, x, true)
+	}
 	checkAlias(op, "w", out, w, false)
 	if x.Rows == 0 {
 		return
 	}
+	qx, ds, q8 := b.q8Out(out)
 	var a argv
-	a.ptr(po).i32(int(out.DType)).ptr(px).i32(int(x.DType)).ptr(pw).i32(int(w.DType)).i32(x.Cols).f32(eps)
+	a.ptr(po).i32(int(out.DType)).ptr(px).i32(int(x.DType)).ptr(pr).i32(rdt).ptr(pw).i32(int(w.DType))
+	a.i32(x.Cols).f32(eps).ptr(qx).ptr(ds)
 	b.launch("sw_rmsnorm", [3]int{x.Rows, 1, 1}, [3]int{normThreads(x.Cols), 1, 1}, 0, &a)
+	if r != nil {
+		written(x)
+	}
 	written(out)
+	if q8 {
+		b.q8 = q8Key(out)
+	}
 }
 
 // normThreads is RMSNorm's block size for rows of d: about four elements
@@ -133,11 +159,15 @@ func (b *Backend) SiLUMul(out, gate, up kernels.Tensor) {
 	po, pg, pu := b.ptr(op, "out", out), b.ptr(op, "gate", gate), b.ptr(op, "up", up)
 	checkAlias(op, "gate", out, gate, true)
 	checkAlias(op, "up", out, up, false)
+	qx, ds, q8 := b.q8Out(out)
 	var a argv
 	a.ptr(po).i32(int(out.DType)).ptr(pg).i32(int(gate.DType)).ptr(pu).i32(int(up.DType))
-	a.i64(gate.Rows * gate.Cols)
+	a.i64(gate.Rows * gate.Cols).ptr(qx).ptr(ds)
 	b.launchFlat("sw_silumul", int64(gate.Rows)*int64(gate.Cols), &a)
 	written(out)
+	if q8 {
+		b.q8 = q8Key(out)
+	}
 }
 
 // RoPE rotates x (T, nHeads·HeadDim) in place; see kernels.RoPEParams.
@@ -149,7 +179,16 @@ func (b *Backend) RoPE(x kernels.Tensor, pos []int32, p kernels.RoPEParams) {
 	if x.Rows == 0 {
 		return
 	}
-	dpos := b.stage(stPos, 4*len(pos), func(dst []byte) error {
+	dpos, dinv := b.stageRoPE(op, pos, p)
+	var a argv
+	a.ptr(px).i32(int(x.DType)).ptr(dpos).ptr(dinv).i32(x.Rows).i32(x.Cols).i32(p.HeadDim).i32(p.NDims).i32(neox(p))
+	b.launchFlat("sw_rope", int64(x.Rows)*int64(x.Cols/p.HeadDim)*int64(p.NDims/2), &a)
+	written(x)
+}
+
+// stageRoPE stages the positions and the inverse frequencies of a RoPE.
+func (b *Backend) stageRoPE(op string, pos []int32, p kernels.RoPEParams) (dpos, dinv uint64) {
+	dpos = b.stage(stPos, 4*len(pos), func(dst []byte) error {
 		if len(dst) != 4*len(pos) {
 			return fmt.Errorf("%s: %d positions, staged %d", op, len(pos), len(dst)/4)
 		}
@@ -157,7 +196,7 @@ func (b *Backend) RoPE(x kernels.Tensor, pos []int32, p kernels.RoPEParams) {
 		return nil
 	})
 	half := p.NDims / 2
-	dinv := b.stage(stInvFreq, 4*half, func(dst []byte) error {
+	dinv = b.stage(stInvFreq, 4*half, func(dst []byte) error {
 		if len(dst) != 4*half {
 			return fmt.Errorf("%s: %d frequencies, staged %d", op, half, len(dst)/4)
 		}
@@ -169,32 +208,49 @@ func (b *Backend) RoPE(x kernels.Tensor, pos []int32, p kernels.RoPEParams) {
 		}
 		return nil
 	})
-	neox := 0
+	return dpos, dinv
+}
+
+func neox(p kernels.RoPEParams) int {
 	if p.Style == kernels.RoPENeoX {
-		neox = 1
+		return 1
 	}
-	var a argv
-	a.ptr(px).i32(int(x.DType)).ptr(dpos).ptr(dinv).i32(x.Rows).i32(x.Cols).i32(p.HeadDim).i32(p.NDims).i32(neox)
-	b.launchFlat("sw_rope", int64(x.Rows)*int64(x.Cols/p.HeadDim)*int64(half), &a)
-	written(x)
+	return 0
 }
 
 // StoreKV writes k, v (T, nKV·HeadDim) into cache slots[t] of layer.
 func (b *Backend) StoreKV(c *kernels.KVCache, layer int, k, v kernels.Tensor, slots []int32) {
 	const op = "StoreKV"
 	kc, vc := cacheLayer(op, c, layer)
-	float(op, "k", k)
-	float(op, "v", v)
-	if k.Cols != kc.Cols || v.Cols != vc.Cols || v.Rows != k.Rows || len(slots) != k.Rows || k.DType != v.DType {
-		shapePanic(op, "k %v, v %v, %d slots into cache rows of %d", k, v, len(slots), kc.Cols)
-	}
+	checkStoreKV(op, kc, vc, k, v, slots)
 	pkc, pvc := b.ptr(op, "cache K", kc), b.ptr(op, "cache V", vc)
 	pk, pv := b.ptr(op, "k", k), b.ptr(op, "v", v)
 	if k.Rows == 0 {
 		return
 	}
-	nslots := kc.Rows
-	dslots := b.stage(stSlots, 4*len(slots), func(dst []byte) error {
+	dslots := b.stageSlots(op, slots, kc.Rows)
+	var a argv
+	a.ptr(pkc).ptr(pvc).i32(int(kc.DType)).ptr(pk).ptr(pv).i32(int(k.DType)).ptr(dslots).i32(k.Cols)
+	a.i64(k.Rows * k.Cols)
+	b.launchFlat("sw_store_kv", int64(k.Rows)*int64(k.Cols), &a)
+	written(kc)
+	written(vc)
+}
+
+// checkStoreKV panics unless k and v fit cache rows kc, vc with a slot
+// per row.
+func checkStoreKV(op string, kc, vc, k, v kernels.Tensor, slots []int32) {
+	float(op, "k", k)
+	float(op, "v", v)
+	if k.Cols != kc.Cols || v.Cols != vc.Cols || v.Rows != k.Rows || len(slots) != k.Rows || k.DType != v.DType {
+		shapePanic(op, "k %v, v %v, %d slots into cache rows of %d", k, v, len(slots), kc.Cols)
+	}
+}
+
+// stageSlots stages cache slots, each checked against the nslots rows of
+// the cache.
+func (b *Backend) stageSlots(op string, slots []int32, nslots int) uint64 {
+	return b.stage(stSlots, 4*len(slots), func(dst []byte) error {
 		if len(dst) != 4*len(slots) {
 			return fmt.Errorf("%s: %d slots, staged %d", op, len(slots), len(dst)/4)
 		}
@@ -206,12 +262,6 @@ func (b *Backend) StoreKV(c *kernels.KVCache, layer int, k, v kernels.Tensor, sl
 		putInt32s(dst, slots)
 		return nil
 	})
-	var a argv
-	a.ptr(pkc).ptr(pvc).i32(int(kc.DType)).ptr(pk).ptr(pv).i32(int(k.DType)).ptr(dslots).i32(k.Cols)
-	a.i64(k.Rows * k.Cols)
-	b.launchFlat("sw_store_kv", int64(k.Rows)*int64(k.Cols), &a)
-	written(kc)
-	written(vc)
 }
 
 func putFloat(dst []byte, f float32) {
