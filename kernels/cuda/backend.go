@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 
 	"spillway/kernels"
 )
@@ -38,11 +39,14 @@ type Backend struct {
 	st      *stager
 	scr     scratch
 	q8      q8memo
-	quantW  bool     // a block-quantized weight is loaded (see q8Out)
-	cap     *capture // non-nil while a graph is being recorded
-	graphs  map[*Graph]struct{}
-	err     error // first failure since the last Sync
-	closed  bool
+	quantW  bool // a block-quantized weight is loaded (see q8Out)
+	// gemvGeneric runs Q4_K through the generic GEMV (gemvKernel):
+	// SPILLWAY_CUDA_GEMV=generic, for side-by-side measurement.
+	gemvGeneric bool
+	cap         *capture // non-nil while a graph is being recorded
+	graphs      map[*Graph]struct{}
+	err         error // first failure since the last Sync
+	closed      bool
 }
 
 var _ kernels.Backend = (*Backend)(nil)
@@ -86,6 +90,7 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 		return nil, fmt.Errorf("cuda: %s has compute capability %d.%d; the kernels need 8.0 or newer", g.info.name, g.info.cc/10, g.info.cc%10)
 	}
 	b := &Backend{g: g, act: act, bufs: map[*devBuf]struct{}{}, graphs: map[*Graph]struct{}{}}
+	b.gemvGeneric = os.Getenv("SPILLWAY_CUDA_GEMV") == "generic"
 	if err := b.prepare(); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("cuda: %w", err)

@@ -154,33 +154,55 @@ static __device__ __forceinline__ void gemv_row(int W, int blk, int *row, int *w
 	*wi = warp % W;
 }
 
-// gemv_store reduces each token's partial sums over the warp, then over
-// the W warps of the row (in warp order), and stores the row's outputs.
-// Every thread of the block must call it (it may synchronise).
-template <int NT>
-static __device__ __forceinline__ void gemv_store(void *out, int odt, float *acc, int row, int n,
-						  int T, int W) {
-	__shared__ float part[GEMV_WARPS][NT];
+// gemv_store_rows reduces each token's partial sums of R rows (row0,
+// row0+1, ...) over the warp, then over the W warps of the rows (in warp
+// order), and stores the rows' outputs. Every thread of the block must
+// call it (it may synchronise).
+template <int R, int NT>
+static __device__ __forceinline__ void gemv_store_rows(void *out, int odt, float (*acc)[NT],
+						       int row0, int n, int T, int W) {
+	__shared__ float part[GEMV_WARPS][R * NT];
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
-	for (int t = 0; t < NT; t++)
-		acc[t] = warp_sum(acc[t]);
+	for (int r = 0; r < R; r++)
+#pragma unroll
+		for (int t = 0; t < NT; t++)
+			acc[r][t] = warp_sum(acc[r][t]);
 	if (W > 1) {
 		if (lane == 0)
-			for (int t = 0; t < NT; t++)
-				part[warp][t] = acc[t];
+#pragma unroll
+			for (int r = 0; r < R; r++)
+#pragma unroll
+				for (int t = 0; t < NT; t++)
+					part[warp][r * NT + t] = acc[r][t];
 		__syncthreads();
 		if (warp % W != 0)
 			return;
-		for (int t = 0; t < NT; t++) {
-			acc[t] = part[warp][t];
-			for (int i = 1; i < W; i++)
-				acc[t] += part[warp + i][t];
-		}
+#pragma unroll
+		for (int r = 0; r < R; r++)
+#pragma unroll
+			for (int t = 0; t < NT; t++) {
+				float s = part[warp][r * NT + t];
+				for (int i = 1; i < W; i++)
+					s += part[warp + i][r * NT + t];
+				acc[r][t] = s;
+			}
 	}
-	if (lane == 0 && row < n)
-		for (int t = 0; t < NT && t < T; t++)
-			st(out, odt, (long long)t * n + row, acc[t]);
+	if (lane == 0)
+#pragma unroll
+		for (int r = 0; r < R; r++)
+			if (row0 + r < n)
+#pragma unroll
+				for (int t = 0; t < NT; t++)
+					if (t < T)
+						st(out, odt, (long long)t * n + row0 + r, acc[r][t]);
+}
+
+// gemv_store is gemv_store_rows of one row.
+template <int NT>
+static __device__ __forceinline__ void gemv_store(void *out, int odt, float *acc, int row, int n,
+						  int T, int W) {
+	gemv_store_rows<1, NT>(out, odt, (float(*)[NT])acc, row, n, T, W);
 }
 
 // Byte size of a row of k elements of type dt (k a multiple of the block).

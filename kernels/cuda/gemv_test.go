@@ -28,10 +28,12 @@ func TestGemvSplit(t *testing.T) {
 			if w != tc.want {
 				t.Fatalf("gemvSplit(%d, %d) = %d, want %d", tc.n, tc.pieces, w, tc.want)
 			}
-			g := gemvGrid(tc.n, w)
-			rowsPerBlock := gemvThreads / 32 / w
-			if g[0]*rowsPerBlock < tc.n || (g[0]-1)*rowsPerBlock >= tc.n {
-				t.Fatalf("grid %v of %d rows a block for %d rows", g, rowsPerBlock, tc.n)
+			for _, R := range []int{1, q4kRows} {
+				g := gemvGrid(tc.n, w, R)
+				rowsPerBlock := gemvThreads / 32 / w * R
+				if g[0]*rowsPerBlock < tc.n || (g[0]-1)*rowsPerBlock >= tc.n {
+					t.Fatalf("grid %v of %d rows a block for %d rows", g, rowsPerBlock, tc.n)
+				}
 			}
 		})
 	}

@@ -18,3 +18,14 @@ float hq_dot32(int dt, const uint8_t *row, int p, const int8_t *qx, float dx, fl
 }
 
 float hq_f16(uint16_t h) { return q_f16((const uint8_t *)&h); }
+
+float hq_q4k_chunk(const uint8_t *blk, int u, const int8_t *xl, const int8_t *xh, float dl, float sl,
+		   float dh, float sh) {
+	uint32_t hdr[4], q[4];
+	int32_t l[4], h[4];
+	memcpy(hdr, blk, sizeof hdr);
+	memcpy(q, blk + 16 + 16 * u, sizeof q);
+	memcpy(l, xl, sizeof l);
+	memcpy(h, xh, sizeof h);
+	return q4k_chunk(hdr, q, u, l, h, dl, sl, dh, sh);
+}

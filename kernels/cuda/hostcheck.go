@@ -7,6 +7,8 @@ package cuda
 void hq_deq32(int dt, const uint8_t *row, int p, float *y);
 float hq_dot32(int dt, const uint8_t *row, int p, const int8_t *qx, float dx, float s0, float s1);
 float hq_f16(uint16_t h);
+float hq_q4k_chunk(const uint8_t *blk, int u, const int8_t *xl, const int8_t *xh, float dl, float sl,
+		   float dh, float sh);
 */
 import "C"
 
@@ -34,3 +36,11 @@ func hostDot32(dt kernels.DType, row []byte, p int, qx *[32]int8, dx, s0, s1 flo
 
 // hostF16 is quant.cuh's host conversion of an F16 bit pattern.
 func hostF16(h uint16) float32 { return float32(C.hq_f16(C.uint16_t(h))) }
+
+// hostQ4KChunk is the Q4_K GEMV's dot product of chunk u of super-block
+// blk (144 bytes) with 16 activations of each of its two pieces.
+func hostQ4KChunk(blk []byte, u int, xl, xh *[16]int8, dl, sl, dh, sh float32) float32 {
+	return float32(C.hq_q4k_chunk((*C.uint8_t)(unsafe.Pointer(&blk[0])), C.int(u),
+		(*C.int8_t)(unsafe.Pointer(&xl[0])), (*C.int8_t)(unsafe.Pointer(&xh[0])),
+		C.float(dl), C.float(sl), C.float(dh), C.float(sh)))
+}

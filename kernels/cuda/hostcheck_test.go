@@ -92,3 +92,51 @@ func TestHostF16(t *testing.T) {
 		}
 	}
 }
+
+// TestHostQ4KChunk checks the Q4_K GEMV's chunk decomposition (q4k_chunk
+// of quant.cuh, as matmul_q4k.cu runs it): the eight chunks of a
+// super-block, each against 16 activations of two pieces, add up to the
+// float64 dot of the decoded weights with those activations.
+func TestHostQ4KChunk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 3))
+	const k = 3 * 256
+	row, w := hostRow(rng, kernels.Q4_K, k)
+	qx := make([]int8, k)       // (k,)
+	dx := make([]float32, k/32) // per piece
+	for i := range qx {
+		qx[i] = int8(rng.IntN(255) - 127)
+	}
+	for p := range dx {
+		dx[p] = float32(0.01 + rng.Float64()/10)
+	}
+	// halfSum is d·Σq over half h of piece p, as sw_quant_q8 stores it.
+	halfSum := func(p, h int) float32 {
+		s := 0
+		for j := 16 * h; j < 16*h+16; j++ {
+			s += int(qx[32*p+j])
+		}
+		return dx[p] * float32(s)
+	}
+	for sb := 0; sb < k/256; sb++ {
+		blk := row[144*sb : 144*(sb+1)]
+		got, want, abs := 0.0, 0.0, 0.0
+		for u := 0; u < 8; u++ {
+			c, h := u/2, u%2
+			pl, ph := 8*sb+2*c, 8*sb+2*c+1 // pieces of the low and high nibbles
+			var xl, xh [16]int8
+			copy(xl[:], qx[32*pl+16*h:])
+			copy(xh[:], qx[32*ph+16*h:])
+			got += float64(hostQ4KChunk(blk, u, &xl, &xh, dx[pl], halfSum(pl, h), dx[ph], halfSum(ph, h)))
+			for j := 0; j < 16; j++ {
+				for _, e := range []int{32*pl + 16*h + j, 32*ph + 16*h + j} {
+					x := float64(dx[e/32]) * float64(qx[e])
+					want += float64(w[e]) * x
+					abs += math.Abs(float64(w[e]) * x)
+				}
+			}
+		}
+		if d := math.Abs(got - want); d > 4e-6*abs+1e-6 {
+			t.Fatalf("super-block %d: chunks add to %g, want %g (|err| %.3g, Σ|wx| %.3g)", sb, got, want, d, abs)
+		}
+	}
+}

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"strings"
 
 	"spillway/kernels"
 )
@@ -40,11 +41,32 @@ func gemvSplit(n, pieces int) int {
 	return w
 }
 
-// gemvGrid is the GEMV grid for n rows of W warps each.
-func gemvGrid(n, W int) [3]int {
-	rows := gemvThreads / 32 / W
+// gemvGrid is the GEMV grid for n rows of W warps each, R rows a warp.
+func gemvGrid(n, W, R int) [3]int {
+	rows := gemvThreads / 32 / W * R
 	return [3]int{(n + rows - 1) / rows, 1, 1}
 }
+
+// gemvKernel names the GEMV kernel for weights of dt at nt tokens and says
+// how many rows each of its warps takes: Q4_K has a kernel of its own
+// (matmul_q4k.cu) unless SPILLWAY_CUDA_GEMV=generic asks for the generic
+// one, which is kept for side-by-side measurement.
+func (b *Backend) gemvKernel(dt kernels.DType, nt int) (string, int) {
+	if dt == kernels.Q4_K && !b.gemvGeneric {
+		return q4kNames[nt], q4kRows
+	}
+	return gemvName(dt, nt), 1
+}
+
+// q4kRows is Q4K_R of matmul_q4k.cu.
+const q4kRows = 2
+
+var q4kNames = func() (names [gemvMaxT + 1]string) {
+	for t := 1; t <= gemvMaxT; t++ {
+		names[t] = strings.Replace(gemvName(kernels.Q4_K, t), "q4_k", "q4k", 1)
+	}
+	return names
+}()
 
 // MatMul: out (T, n) = x (T, k) @ w (n, k)ᵀ. w may be any weight type; out
 // may be F32 (logits) whatever the activation type.
@@ -140,10 +162,11 @@ type gemvSeg struct {
 // or k/8 chunks of float weights).
 func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T, pieces int, xargs func(a *argv, t0 int)) {
 	var W, nb [gemvGroupMax]int
+	_, R := b.gemvKernel(wdt, 1)
 	blocks := 0
 	for i, s := range segs {
 		W[i] = gemvSplit(s.n, pieces)
-		nb[i] = gemvGrid(s.n, W[i])[0]
+		nb[i] = gemvGrid(s.n, W[i], R)[0]
 		blocks += nb[i]
 	}
 	if blocks == 0 {
@@ -179,7 +202,8 @@ func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T, pieces int,
 		a.i32(nb[0]).i32(nb[1]).i32(int(odt))
 		xargs(&a, t0)
 		a.i32(k).i32(nt)
-		b.launch(gemvName(wdt, nt), [3]int{blocks, 1, 1}, [3]int{gemvThreads, 1, 1}, 0, &a)
+		name, _ := b.gemvKernel(wdt, nt)
+		b.launch(name, [3]int{blocks, 1, 1}, [3]int{gemvThreads, 1, 1}, 0, &a)
 	}
 }
 
@@ -329,6 +353,9 @@ func kernelNames() []string {
 		for _, nt := range gemvTokens {
 			names = append(names, fmt.Sprintf("sw_gemv_%s_%d", s, nt))
 		}
+	}
+	for _, nt := range gemvTokens {
+		names = append(names, q4kNames[nt])
 	}
 	return names
 }

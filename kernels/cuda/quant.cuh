@@ -196,6 +196,52 @@ QFN void unpack_q4_k(const uint8_t *row, int p, uint32_t *v, float *a, float *b)
 	b[0] = b[1] = -q_f16(blk + 2) * m;
 }
 
+// q_f16v converts the F16 bit pattern in the low 16 bits of h.
+#if defined(__CUDACC__)
+QFN float q_f16v(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)(h & 0xFFFFu))); }
+#else
+QFN float q_f16v(uint32_t h) {
+	uint8_t b[2] = {(uint8_t)h, (uint8_t)(h >> 8)};
+	return q_f16(b);
+}
+#endif
+
+// q4k_scale_min gives scale and min j (0..7) of a Q4_K/Q5_K super-block
+// from the header words y, z, w (scale bytes 0-3, 4-7, 8-11), as
+// q_scale_min_k4 does from bytes, without indexing registers.
+QFN void q4k_scale_min(uint32_t y, uint32_t z, uint32_t w, int j, float *sc, float *m) {
+	int sh = 8 * (j & 3);
+	uint32_t a = (y >> sh) & 0xFFu, b = (z >> sh) & 0xFFu, c = (w >> sh) & 0xFFu;
+	if (j < 4) {
+		*sc = (float)(a & 63u);
+		*m = (float)(b & 63u);
+	} else {
+		*sc = (float)((c & 15u) | ((a >> 6) << 4));
+		*m = (float)((c >> 4) | ((b >> 6) << 4));
+	}
+}
+
+// q4k_chunk is the Q4_K GEMV's unit (matmul_q4k.cu): chunk u = 2c + h of
+// a super-block, the 16 qs bytes q[4] at offset 16 + 16u, whose low
+// nibbles are elements 16h..16h+15 of piece 2c and high nibbles the same
+// elements of piece 2c+1. hdr[4] is the block's first 16 bytes (d, dmin,
+// scales). xl and xh are those 16 activations of each piece as int8,
+// with scales dl, dh and half sums sl, sh (d·Σq over half h of each
+// piece). Returns the chunk's part of the row's dot product.
+QFN float q4k_chunk(const uint32_t *hdr, const uint32_t *q, int u, const int32_t *xl,
+		    const int32_t *xh, float dl, float sl, float dh, float sh) {
+	int c = (u >> 1) & 3, il = 0, ih = 0;
+	for (int i = 0; i < 4; i++) {
+		il = Q_DP4A(q[i] & 0x0F0F0F0Fu, xl[i], il);
+		ih = Q_DP4A((q[i] >> 4) & 0x0F0F0F0Fu, xh[i], ih);
+	}
+	float s0, m0, s1, m1;
+	q4k_scale_min(hdr[1], hdr[2], hdr[3], 2 * c, &s0, &m0);
+	q4k_scale_min(hdr[1], hdr[2], hdr[3], 2 * c + 1, &s1, &m1);
+	float d = q_f16v(hdr[0]), dmin = q_f16v(hdr[0] >> 16);
+	return dl * (d * s0) * (float)il + dh * (d * s1) * (float)ih - dmin * (m0 * sl + m1 * sh);
+}
+
 // Q5_K (176 B): d | dmin | scales[12] | qh[32] | qs[128]. As Q4_K, with bit
 // 4 of element l of piece j in bit j of qh[l].
 QFN void unpack_q5_k(const uint8_t *row, int p, uint32_t *v, float *a, float *b) {
