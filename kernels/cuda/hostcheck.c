@@ -29,3 +29,17 @@ float hq_q4k_chunk(const uint8_t *blk, int u, const int8_t *xl, const int8_t *xh
 	memcpy(h, xh, sizeof h);
 	return q4k_chunk(hdr, q, u, l, h, dl, sl, dh, sh);
 }
+
+float hq_q6k_unit(const uint8_t *blk, int h, int e, const int8_t *x, const float *dx,
+		  const float *hs) {
+	uint32_t ql0[4], ql1[4], qh[4];
+	int32_t xs[4][4];
+	int sc[4];
+	memcpy(ql0, blk + 64 * h + 16 * e, sizeof ql0);
+	memcpy(ql1, blk + 64 * h + 32 + 16 * e, sizeof ql1);
+	memcpy(qh, blk + 128 + 32 * h + 16 * e, sizeof qh);
+	memcpy(xs, x, sizeof xs);
+	for (int s = 0; s < 4; s++)
+		sc[s] = (int8_t)blk[192 + 8 * h + 2 * s + e];
+	return q6k_unit(ql0, ql1, qh, sc, q_f16(blk + 208), (const int32_t(*)[4])xs, dx, hs);
+}

@@ -9,6 +9,8 @@ float hq_dot32(int dt, const uint8_t *row, int p, const int8_t *qx, float dx, fl
 float hq_f16(uint16_t h);
 float hq_q4k_chunk(const uint8_t *blk, int u, const int8_t *xl, const int8_t *xh, float dl, float sl,
 		   float dh, float sh);
+float hq_q6k_unit(const uint8_t *blk, int h, int e, const int8_t *x, const float *dx,
+		  const float *hs);
 */
 import "C"
 
@@ -43,4 +45,11 @@ func hostQ4KChunk(blk []byte, u int, xl, xh *[16]int8, dl, sl, dh, sh float32) f
 	return float32(C.hq_q4k_chunk((*C.uint8_t)(unsafe.Pointer(&blk[0])), C.int(u),
 		(*C.int8_t)(unsafe.Pointer(&xl[0])), (*C.int8_t)(unsafe.Pointer(&xh[0])),
 		C.float(dl), C.float(sl), C.float(dh), C.float(sh)))
+}
+
+// hostQ6KUnit is the Q6_K GEMV's dot product of unit (h, e) of
+// super-block blk (210 bytes) with 16 activations x[s] of each piece 4h+s.
+func hostQ6KUnit(blk []byte, h, e int, x *[4][16]int8, dx, hs *[4]float32) float32 {
+	return float32(C.hq_q6k_unit((*C.uint8_t)(unsafe.Pointer(&blk[0])), C.int(h), C.int(e),
+		(*C.int8_t)(unsafe.Pointer(&x[0][0])), (*C.float)(unsafe.Pointer(&dx[0])), (*C.float)(unsafe.Pointer(&hs[0]))))
 }

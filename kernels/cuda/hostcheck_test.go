@@ -101,22 +101,7 @@ func TestHostQ4KChunk(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 3))
 	const k = 3 * 256
 	row, w := hostRow(rng, kernels.Q4_K, k)
-	qx := make([]int8, k)       // (k,)
-	dx := make([]float32, k/32) // per piece
-	for i := range qx {
-		qx[i] = int8(rng.IntN(255) - 127)
-	}
-	for p := range dx {
-		dx[p] = float32(0.01 + rng.Float64()/10)
-	}
-	// halfSum is d·Σq over half h of piece p, as sw_quant_q8 stores it.
-	halfSum := func(p, h int) float32 {
-		s := 0
-		for j := 16 * h; j < 16*h+16; j++ {
-			s += int(qx[32*p+j])
-		}
-		return dx[p] * float32(s)
-	}
+	qx, dx := randQ8(rng, k)
 	for sb := 0; sb < k/256; sb++ {
 		blk := row[144*sb : 144*(sb+1)]
 		got, want, abs := 0.0, 0.0, 0.0
@@ -126,7 +111,7 @@ func TestHostQ4KChunk(t *testing.T) {
 			var xl, xh [16]int8
 			copy(xl[:], qx[32*pl+16*h:])
 			copy(xh[:], qx[32*ph+16*h:])
-			got += float64(hostQ4KChunk(blk, u, &xl, &xh, dx[pl], halfSum(pl, h), dx[ph], halfSum(ph, h)))
+			got += float64(hostQ4KChunk(blk, u, &xl, &xh, dx[pl], halfSum(qx, dx, pl, h), dx[ph], halfSum(qx, dx, ph, h)))
 			for j := 0; j < 16; j++ {
 				for _, e := range []int{32*pl + 16*h + j, 32*ph + 16*h + j} {
 					x := float64(dx[e/32]) * float64(qx[e])
@@ -139,4 +124,60 @@ func TestHostQ4KChunk(t *testing.T) {
 			t.Fatalf("super-block %d: chunks add to %g, want %g (|err| %.3g, Σ|wx| %.3g)", sb, got, want, d, abs)
 		}
 	}
+}
+
+// TestHostQ6KUnit checks the Q6_K GEMV's unit decomposition (q6k_unit of
+// quant.cuh, as matmul_q6k.cu runs it): the four units of a super-block
+// add up to the float64 dot of the decoded weights with the activations.
+func TestHostQ6KUnit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 3))
+	const k = 3 * 256
+	row, w := hostRow(rng, kernels.Q6_K, k)
+	qx, dx := randQ8(rng, k)
+	for sb := 0; sb < k/256; sb++ {
+		blk := row[210*sb : 210*(sb+1)]
+		got, want, abs := 0.0, 0.0, 0.0
+		for u := 0; u < 4; u++ {
+			h, e := u/2, u%2
+			var x [4][16]int8
+			var d, hs [4]float32
+			for s := range 4 {
+				p := 8*sb + 4*h + s
+				copy(x[s][:], qx[32*p+16*e:])
+				d[s], hs[s] = dx[p], halfSum(qx, dx, p, e)
+				for j := 0; j < 16; j++ {
+					i := 32*p + 16*e + j
+					v := float64(dx[p]) * float64(qx[i])
+					want += float64(w[i]) * v
+					abs += math.Abs(float64(w[i]) * v)
+				}
+			}
+			got += float64(hostQ6KUnit(blk, h, e, &x, &d, &hs))
+		}
+		if diff := math.Abs(got - want); diff > 4e-6*abs+1e-6 {
+			t.Fatalf("super-block %d: units add to %g, want %g (|err| %.3g, Σ|wx| %.3g)", sb, got, want, diff, abs)
+		}
+	}
+}
+
+// randQ8 returns k random int8 activations and a scale per 32.
+func randQ8(rng *rand.Rand, k int) ([]int8, []float32) {
+	qx := make([]int8, k)       // (k,)
+	dx := make([]float32, k/32) // per piece
+	for i := range qx {
+		qx[i] = int8(rng.IntN(255) - 127)
+	}
+	for p := range dx {
+		dx[p] = float32(0.01 + rng.Float64()/10)
+	}
+	return qx, dx
+}
+
+// halfSum is d·Σq over half h of piece p, as sw_quant_q8 stores it.
+func halfSum(qx []int8, dx []float32, p, h int) float32 {
+	s := 0
+	for j := 16 * h; j < 16*h+16; j++ {
+		s += int(qx[32*p+j])
+	}
+	return dx[p] * float32(s)
 }

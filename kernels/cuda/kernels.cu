@@ -7,6 +7,7 @@
 #include "rope.cu"
 #include "matmul_q.cu"
 #include "matmul_q4k.cu"
+#include "matmul_q6k.cu"
 #include "matmul_f.cu"
 #include "matmul_mma.cu"
 #include "attention.cu"

@@ -47,23 +47,39 @@ func gemvGrid(n, W, R int) [3]int {
 	return [3]int{(n + rows - 1) / rows, 1, 1}
 }
 
-// gemvKernel names the GEMV kernel for weights of dt at nt tokens and says
-// how many rows each of its warps takes: Q4_K has a kernel of its own
-// (matmul_q4k.cu) unless SPILLWAY_CUDA_GEMV=generic asks for the generic
-// one, which is kept for side-by-side measurement.
-func (b *Backend) gemvKernel(dt kernels.DType, nt int) (string, int) {
-	if dt == kernels.Q4_K && !b.gemvGeneric {
-		return q4kNames[nt], q4kRows
+// gemvKernel is the GEMV kernel for weights of dt at nt tokens: its name,
+// the rows each warp takes, and the elements of a lane's unit of work
+// (gemvSplit weighs k/unit). Q4_K and Q6_K have kernels of their own
+// (matmul_q4k.cu, matmul_q6k.cu) unless SPILLWAY_CUDA_GEMV=generic asks
+// for the generic one, which is kept for side-by-side measurement.
+func (b *Backend) gemvKernel(dt kernels.DType, nt int) (name string, rows, unit int) {
+	if !b.gemvGeneric {
+		switch dt {
+		case kernels.Q4_K:
+			return ownGemvNames[0][nt], q4kRows, 32
+		case kernels.Q6_K:
+			return ownGemvNames[1][nt], q6kRows, 64
+		}
 	}
-	return gemvName(dt, nt), 1
+	unit = 32 // a piece: one block of the q8 activations
+	if !dt.Quantized() {
+		unit = 8 // a 16-byte chunk of 16-bit weights
+	}
+	return gemvName(dt, nt), 1, unit
 }
 
-// q4kRows is Q4K_R of matmul_q4k.cu.
-const q4kRows = 2
+// q4kRows and q6kRows are Q4K_R and Q6K_R of matmul_q4k.cu and
+// matmul_q6k.cu.
+const (
+	q4kRows = 2
+	q6kRows = 2
+)
 
-var q4kNames = func() (names [gemvMaxT + 1]string) {
+// ownGemvNames are the kernels of gemvKernel's own cases, by token count.
+var ownGemvNames = func() (names [2][gemvMaxT + 1]string) {
 	for t := 1; t <= gemvMaxT; t++ {
-		names[t] = strings.Replace(gemvName(kernels.Q4_K, t), "q4_k", "q4k", 1)
+		names[0][t] = strings.Replace(gemvName(kernels.Q4_K, t), "q4_k", "q4k", 1)
+		names[1][t] = strings.Replace(gemvName(kernels.Q6_K, t), "q6_k", "q6k", 1)
 	}
 	return names
 }()
@@ -131,12 +147,12 @@ func (b *Backend) matmulGroup(outs []kernels.Tensor, x kernels.Tensor, ws []kern
 	}
 	switch {
 	case wdt == kernels.F32 || (T <= gemvLoopMaxT && !wdt.Quantized()):
-		b.gemv(segs, outs[0].DType, wdt, k, T, k/8, func(a *argv, t0 int) {
+		b.gemv(segs, outs[0].DType, wdt, k, T, func(a *argv, t0 int) {
 			a.ptr(px + uint64(t0*x.RowBytes())).i32(int(x.DType))
 		})
 	case T <= gemvLoopMaxT:
 		qx, ds := b.quantizeX(x, px)
-		b.gemv(segs, outs[0].DType, wdt, k, T, k/32, func(a *argv, t0 int) {
+		b.gemv(segs, outs[0].DType, wdt, k, T, func(a *argv, t0 int) {
 			a.ptr(qx + uint64(t0*k)).ptr(ds + uint64(t0*k/32*16))
 		})
 	default:
@@ -158,14 +174,13 @@ type gemvSeg struct {
 
 // gemv launches the GEMV over segs in passes of up to gemvMaxT tokens;
 // xargs appends the kernel's x arguments for the pass starting at token
-// t0. pieces is the row's unit count that gemvSplit weighs (k/32 blocks,
-// or k/8 chunks of float weights).
-func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T, pieces int, xargs func(a *argv, t0 int)) {
+// t0.
+func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs func(a *argv, t0 int)) {
 	var W, nb [gemvGroupMax]int
-	_, R := b.gemvKernel(wdt, 1)
+	_, R, unit := b.gemvKernel(wdt, 1)
 	blocks := 0
 	for i, s := range segs {
-		W[i] = gemvSplit(s.n, pieces)
+		W[i] = gemvSplit(s.n, k/unit)
 		nb[i] = gemvGrid(s.n, W[i], R)[0]
 		blocks += nb[i]
 	}
@@ -202,7 +217,7 @@ func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T, pieces int,
 		a.i32(nb[0]).i32(nb[1]).i32(int(odt))
 		xargs(&a, t0)
 		a.i32(k).i32(nt)
-		name, _ := b.gemvKernel(wdt, nt)
+		name, _, _ := b.gemvKernel(wdt, nt)
 		b.launch(name, [3]int{blocks, 1, 1}, [3]int{gemvThreads, 1, 1}, 0, &a)
 	}
 }
@@ -354,8 +369,10 @@ func kernelNames() []string {
 			names = append(names, fmt.Sprintf("sw_gemv_%s_%d", s, nt))
 		}
 	}
-	for _, nt := range gemvTokens {
-		names = append(names, q4kNames[nt])
+	for _, own := range ownGemvNames {
+		for _, nt := range gemvTokens {
+			names = append(names, own[nt])
+		}
 	}
 	return names
 }

@@ -258,6 +258,31 @@ QFN void unpack_q5_k(const uint8_t *row, int p, uint32_t *v, float *a, float *b)
 	b[0] = b[1] = -q_f16(blk + 2) * m;
 }
 
+// q6k_unit is the Q6_K GEMV's unit (matmul_q6k.cu): unit (h, e) of a
+// super-block is elements 16e..16e+15 of each of its pieces 4h+s, s =
+// 0..3. ql0 and ql1 are the 16 ql bytes at 64h + 16e and 64h + 32 + 16e
+// (low nibbles for pieces s = 0, 1; high for s = 2, 3), qh the 16 qh
+// bytes at 128 + 32h + 16e (bits 2s..2s+1 for piece s), sc[s] the int8
+// scale of half e of piece s, d the block scale. x[s] holds the 16 int8
+// activations of piece s's part, with scale dx[s] and half sum hs[s]
+// (d·Σq over half e). Returns the unit's part of the row's dot product.
+QFN float q6k_unit(const uint32_t *ql0, const uint32_t *ql1, const uint32_t *qh, const int *sc,
+		   float d, const int32_t (*x)[4], const float *dx, const float *hs) {
+	float acc = 0.0f;
+	for (int s = 0; s < 4; s++) {
+		const uint32_t *ql = (s & 1) ? ql1 : ql0;
+		int sum = 0;
+		for (int i = 0; i < 4; i++) {
+			uint32_t lo = (ql[i] >> (4 * (s >> 1))) & 0x0F0F0F0Fu;
+			uint32_t hi = (qh[i] >> (2 * s)) & 0x03030303u;
+			sum = Q_DP4A(lo | (hi << 4), x[s][i], sum);
+		}
+		float a = d * (float)sc[s];
+		acc += dx[s] * a * (float)sum - 32.0f * a * hs[s];
+	}
+	return acc;
+}
+
 // Q6_K (210 B): ql[128] | qh[64] | scales[16] int8 | d. Piece j = 4h + s:
 // low nibble (s < 2) or high nibble (s ≥ 2) of ql[64h + 32(s%2) + l], bits
 // 2s..2s+1 of qh[32h + l]; level = value/scale + 32, so b = −32a.

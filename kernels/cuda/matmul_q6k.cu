@@ -1,0 +1,100 @@
+// matmul_q6k.cu: the decode GEMV for Q6_K weights.
+//   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8, up to three W per launch
+// x arrives quantized by sw_quant_q8 (or by the op that wrote it).
+//
+// A lane takes one unit (q6k_unit of quant.cuh: 16 positions of the four
+// pieces of a half super-block, 64 weights from 48 bytes, none read twice)
+// of each of its warp's Q6K_R rows per trip, and loads the unit's
+// activations once for all of them. Super-blocks of 210 bytes sit at
+// 2-byte-aligned offsets, so 16 bytes are read as five aligned words and
+// funnel-shifted into place (matmul_q.cu's generic decoder reads Q6_K two
+// bytes at a time). Lane l of warp wi of a row's W takes units 32wi + l,
+// +32W, ...; sums are FP32.
+#include "common.cuh"
+
+#define Q6K_R 2 // rows per warp
+
+// ld_a2 reads N32 words from the 2-byte-aligned address p: the aligned
+// words that cover them, shifted into place (the extra word only when p
+// is not 4-byte aligned, so nothing past p + 4·N32 is read).
+template <int N32>
+static __device__ __forceinline__ void ld_a2(const uint8_t *p, uint32_t *o) {
+	uintptr_t a = (uintptr_t)p;
+	const uint32_t *w = (const uint32_t *)(a & ~(uintptr_t)3);
+	unsigned sh = 8u * (unsigned)(a & 3);
+	uint32_t v[N32 + 1];
+#pragma unroll
+	for (int i = 0; i < N32; i++)
+		v[i] = __ldg(w + i);
+	v[N32] = sh ? __ldg(w + N32) : 0u;
+#pragma unroll
+	for (int i = 0; i < N32; i++)
+		o[i] = __funnelshift_r(v[i], v[i + 1], sh);
+}
+
+template <int NT>
+static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *qx,
+						const float4 *ds, int k, int T) {
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, W = g.W;
+	int row0 = (g.blk * (GEMV_WARPS / W) + warp / W) * Q6K_R, wi = warp % W;
+	int nu = k >> 6, np = k >> 5; // units and pieces (q8 blocks) per row
+	long long rb = (long long)(k >> 8) * 210;
+	const uint8_t *w = (const uint8_t *)g.w;
+	float acc[Q6K_R][NT];
+#pragma unroll
+	for (int r = 0; r < Q6K_R; r++)
+#pragma unroll
+		for (int t = 0; t < NT; t++)
+			acc[r][t] = 0.0f;
+	for (int u = 32 * wi + lane; u < nu; u += 32 * W) {
+		int sb = u >> 2, h = (u >> 1) & 1, e = u & 1;
+		uint32_t ql0[Q6K_R][4], ql1[Q6K_R][4], qh[Q6K_R][4], scw[Q6K_R][2];
+		float d[Q6K_R];
+#pragma unroll
+		for (int r = 0; r < Q6K_R; r++) {
+			const uint8_t *blk = w + (row0 + min(r, g.n - 1 - row0)) * rb + 210LL * sb;
+			ld_a2<4>(blk + 64 * h + 16 * e, ql0[r]);
+			ld_a2<4>(blk + 64 * h + 32 + 16 * e, ql1[r]);
+			ld_a2<4>(blk + 128 + 32 * h + 16 * e, qh[r]);
+			ld_a2<2>(blk + 192 + 8 * h, scw[r]);
+			d[r] = q_f16(blk + 208);
+		}
+#pragma unroll
+		for (int t = 0; t < NT; t++) {
+			if (t >= T)
+				break;
+			int32_t x[4][4];
+			float dx[4], hs[4];
+#pragma unroll
+			for (int s = 0; s < 4; s++) {
+				int j = 8 * sb + 4 * h + s;
+				int4 xv = __ldg((const int4 *)(qx + (long long)t * k + 32LL * j + 16 * e));
+				x[s][0] = xv.x, x[s][1] = xv.y, x[s][2] = xv.z, x[s][3] = xv.w;
+				float4 dv = __ldg(ds + (long long)t * np + j);
+				dx[s] = dv.x;
+				hs[s] = e ? dv.z : dv.y;
+			}
+#pragma unroll
+			for (int r = 0; r < Q6K_R; r++) {
+				int sc[4];
+#pragma unroll
+				for (int s = 0; s < 4; s++) { // byte 2s + e of the eight at 192 + 8h
+					int b = 2 * s + e;
+					sc[s] = (int)(int8_t)(scw[r][b >> 2] >> (8 * (b & 3)));
+				}
+				acc[r][t] += q6k_unit(ql0[r], ql1[r], qh[r], sc, d[r], x, dx, hs);
+			}
+		}
+	}
+	gemv_store_rows<Q6K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
+}
+
+#define GEMV_Q6K(NT)                                                                              \
+	KERNEL void sw_gemv_q6k_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx, const float4 *ds, \
+				     int k, int T) {                                               \
+		gemv_q6k<NT>(gemv_seg(GEMV_GROUP_ARGS), odt, qx, ds, k, T);                         \
+	}
+GEMV_Q6K(1)
+GEMV_Q6K(2)
+GEMV_Q6K(4)
+GEMV_Q6K(8)
