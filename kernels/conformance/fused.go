@@ -16,8 +16,8 @@ import (
 //     MultiMatMuler), skipped where the backend has none;
 //   - work an op does ahead for the next one, which must not show: a
 //     MatMul of an op's fresh output must equal a MatMul of a copy of it
-//     (a GPU quantizes RMSNorm's and SiLU·mul's outputs for the MatMul
-//     while it writes them).
+//     (a GPU quantizes the outputs of RMSNorm, SiLU·mul and Attention for
+//     the MatMul while it writes them).
 func testFused(h *harness) {
 	for _, c := range fusedNormCases {
 		h.t.Run("AddRMSNorm/"+c.String(), func(t *testing.T) { h.sub(t).addRMSNorm(c) })
@@ -25,6 +25,9 @@ func testFused(h *harness) {
 	for _, c := range fusedNormCases {
 		h.t.Run("RMSNorm+MatMul/"+c.String(), func(t *testing.T) { h.sub(t).opThenMatMul(c, "RMSNorm") })
 		h.t.Run("SiLUMul+MatMul/"+c.String(), func(t *testing.T) { h.sub(t).opThenMatMul(c, "SiLUMul") })
+	}
+	for _, c := range attnCases {
+		h.t.Run("Attention+MatMul/"+c.name, func(t *testing.T) { h.sub(t).attentionThenMatMul(c) })
 	}
 	for _, c := range ropeCases {
 		for _, dt := range KVTypes {
@@ -113,33 +116,60 @@ func (h *harness) addRMSNorm(c ewCase) {
 	h.unchanged("r, w", ra, w)
 }
 
-// opThenMatMul runs op (RMSNorm or SiLUMul) into h, then MatMuls of h and
-// of a fresh copy of h with a block-quantized weight loaded before the op,
-// as in a model: the two products must be equal.
+// opThenMatMul runs op (RMSNorm or SiLUMul) into an output, then checks
+// the MatMuls that read it (thenMatMul).
 func (h *harness) opThenMatMul(c ewCase, op string) {
+	x := h.actIn(c.T, c.d, c.view, h.activations())
+	var other *tpair
+	switch op {
+	case "RMSNorm":
+		other = h.normWeight(c.d, false)
+	case "SiLUMul":
+		other = h.actIn(c.T, c.d, c.view, h.activations())
+	}
+	h.thenMatMul(c.T, c.d, c.view, func(out kernels.Tensor) {
+		if op == "RMSNorm" {
+			h.be.RMSNorm(out, x.be, other.be, 1e-6)
+		} else {
+			h.be.SiLUMul(out, x.be, other.be)
+		}
+	})
+}
+
+// thenMatMul runs op into an output (T, d), then MatMuls of it and of a
+// fresh copy of it, with weights (block-quantized among them) loaded
+// before op runs, as in a model: the products must be equal.
+func (h *harness) thenMatMul(T, d int, view bool, op func(out kernels.Tensor)) {
+	h.t.Helper()
+	var ws []*tpair
 	for _, wdt := range []kernels.DType{kernels.Q4_K, kernels.Q8_0, kernels.F16} {
-		if c.d%wdt.BlockSize() != 0 {
-			continue
+		if d%wdt.BlockSize() == 0 {
+			ws = append(ws, h.weight(wdt, 19, d, false, h.normal(1))) // (19, d)
 		}
-		w := h.weight(wdt, 19, c.d, false, h.normal(1)) // (19, d)
-		x := h.actIn(c.T, c.d, c.view, h.activations())
-		out := h.output(h.act, c.T, c.d, c.view)
-		switch op {
-		case "RMSNorm":
-			nw := h.normWeight(c.d, false)
-			h.be.RMSNorm(out.be, x.be, nw.be, 1e-6)
-		case "SiLUMul":
-			up := h.actIn(c.T, c.d, c.view, h.activations())
-			h.be.SiLUMul(out.be, x.be, up.be)
-		}
-		cp, err := h.be.Alloc(h.act, c.T, c.d)
-		h.must(err, "Alloc")
-		h.must(h.be.Upload(cp, h.bytesOf(out.be)), "Upload")
-		ya, yb := h.output(h.act, c.T, 19, false), h.output(h.act, c.T, 19, false)
+	}
+	out := h.output(h.act, T, d, view)
+	op(out.be)
+	cp, err := h.be.Alloc(h.act, T, d)
+	h.must(err, "Alloc")
+	h.must(h.be.Upload(cp, h.bytesOf(out.be)), "Upload")
+	for _, w := range ws {
+		ya, yb := h.output(h.act, T, 19, false), h.output(h.act, T, 19, false)
 		h.be.MatMul(ya.be, out.be, w.be)
 		h.be.MatMul(yb.be, cp, w.be)
-		h.identical(fmt.Sprintf("MatMul %s of its output", wdt), ya.be, yb.be)
+		h.identical(fmt.Sprintf("MatMul %s of its output", w.be.DType), ya.be, yb.be)
 	}
+}
+
+// attentionThenMatMul checks the output projection of an Attention's
+// output, as thenMatMul.
+func (h *harness) attentionThenMatMul(c attnCase) {
+	ab, numBlocks := h.attnBatch(c)
+	spec := kernels.KVSpec{NumLayers: 2, NumBlocks: numBlocks, BlockSize: c.bs, NumKVHeads: c.kvHeads, HeadDim: c.hd, DType: kernels.F16}
+	cbe, _, _ := h.caches(spec, nil)
+	T := int(ab.QStart[len(ab.QStart)-1])
+	cols := c.heads * c.hd
+	q := h.actIn(T, cols, true, h.normal(1)) // (T, heads·hd)
+	h.thenMatMul(T, cols, true, func(out kernels.Tensor) { h.be.Attention(out, q.be, cbe, 1, ab) })
 }
 
 func (h *harness) ropeStoreKV(c ropeCase, dt kernels.DType) {

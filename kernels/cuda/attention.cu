@@ -13,7 +13,8 @@
 // it loads into shared memory; warp w owns units w, w+4, w+8, w+12 and runs
 // an online softmax for each (base-2: q is prescaled by scale·log2 e).
 // With one split the block writes out directly; with several, it writes
-// unnormalised partials that sw_attn_combine merges.
+// unnormalised partials that sw_attn_combine merges. Whichever writes out
+// also quantizes it for the output projection when qx is set (q8Out).
 #include <math_constants.h>
 
 #include "common.cuh"
@@ -27,7 +28,7 @@
 KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, const void *vc,
 		    int cdt, const int4 *tiles, const int *rowpos, const int *tables, int W, int bs,
 		    int H, int KV, int hd, int hc, float scale, int window, int split_len,
-		    float *part, float2 *pml) {
+		    float *part, float2 *pml, int8_t *qx, float4 *ds) {
 	extern __shared__ float sh[];
 	int4 tile = tiles[blockIdx.x];
 	int seq = tile.x, row0 = tile.y, nrows = tile.z;
@@ -156,8 +157,12 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 #pragma unroll
 			for (int j = 0; j < AT_DPL; j++) {
 				int d = lane + 32 * j;
-				if (d < hd)
-					st(out, odt, r * H * hd + h * hd + d, acc[i][j] * inv);
+				if (d < hd) {
+					long long e = r * H * hd + h * hd + d;
+					st(out, odt, e, acc[i][j] * inv);
+					if (qx != nullptr) // hd % 32 == 0: d < hd is warp-uniform
+						q8_group(qx, ds, e >> 5, rt(odt, acc[i][j] * inv));
+				}
 			}
 		} else {
 			long long pi = (r * H + h) * nsplit + z;
@@ -176,8 +181,10 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 // Merges the nsplit partials of every (row, head): grid T·H, block ≥ 32.
 // part (T, H, nsplit, hd) unnormalised sums, pml (T, H, nsplit) = (max, sum)
 // in base 2; a split that saw no key has max −inf and adds nothing.
+// qx, ds: null, or the 8-bit form of out (q8_group) for the output
+// projection, which needs hd % 32 == 0 and whole warps a block.
 KERNEL void sw_attn_combine(void *out, int odt, const float *part, const float2 *pml, int hd,
-			    int nsplit) {
+			    int nsplit, int8_t *qx, float4 *ds) {
 	long long rh = blockIdx.x;
 	const float2 *ml = pml + rh * nsplit;
 	float mx = -CUDART_INF_F;
@@ -192,5 +199,7 @@ KERNEL void sw_attn_combine(void *out, int odt, const float *part, const float2 
 			if (ml[z].y > 0.0f)
 				o += part[(rh * nsplit + z) * hd + d] * exp2f(ml[z].x - mx);
 		st(out, odt, rh * hd + d, o / L);
+		if (qx != nullptr)
+			q8_group(qx, ds, (rh * hd + d) >> 5, rt(odt, o / L));
 	}
 }

@@ -35,16 +35,28 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 		}
 		pml, part = base, base+uint64(n*8)
 	}
+	var qx, ds uint64
+	q8 := false
+	if ab.HeadDim%32 == 0 { // a head's output is whole blocks of 32
+		qx, ds, q8 = b.q8Out(out)
+	}
 	var a argv
 	a.ptr(po).i32(int(out.DType)).ptr(pq).i32(int(q.DType)).ptr(pk).ptr(pv).i32(int(kc.DType))
 	a.ptr(meta).ptr(meta + uint64(offPos)).ptr(meta + uint64(offTab)).i32(p.W).i32(c.Spec.BlockSize)
 	a.i32(ab.NumHeads).i32(ab.NumKVHeads).i32(ab.HeadDim).i32(p.hc).f32(ab.Scale).i32(ab.Window).i32(p.splitL)
-	a.ptr(part).ptr(pml)
+	aq, ad := uint64(0), uint64(0) // the 8-bit output: from the kernel that writes out
+	if p.nsplit == 1 {
+		aq, ad = qx, ds
+	}
+	a.ptr(part).ptr(pml).ptr(aq).ptr(ad)
 	b.launch("sw_attn", [3]int{p.ntiles, ab.NumKVHeads * p.nhc, p.nsplit}, [3]int{attnThreads, 1, 1}, attnSmem(ab.HeadDim), &a)
 	if p.nsplit > 1 {
 		var m argv
-		m.ptr(po).i32(int(out.DType)).ptr(part).ptr(pml).i32(ab.HeadDim).i32(p.nsplit)
+		m.ptr(po).i32(int(out.DType)).ptr(part).ptr(pml).i32(ab.HeadDim).i32(p.nsplit).ptr(qx).ptr(ds)
 		b.launch("sw_attn_combine", [3]int{p.T * ab.NumHeads, 1, 1}, [3]int{128, 1, 1}, 0, &m)
 	}
 	written(out)
+	if q8 {
+		b.q8 = q8Key(out)
+	}
 }
