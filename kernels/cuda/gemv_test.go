@@ -2,7 +2,10 @@
 
 package cuda
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // TestGemvSplit: the warps per row of the GEMV for Llama-3-8B's shapes and
 // a few edge cases; the grid covers every row exactly once.
@@ -36,5 +39,20 @@ func TestGemvSplit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKernelNamesInImage: every kernel the backend launches is in the
+// embedded fatbin, so a misspelt or missing kernel shows without a GPU
+// (the backend would otherwise fail when it loads the module).
+func TestKernelNamesInImage(t *testing.T) {
+	img, err := kernelImage(fatbinFS)
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	for _, name := range kernelNames() {
+		if !bytes.Contains(img, append([]byte(name), 0)) {
+			t.Errorf("kernel %s is not in %s", name, fatbinPath)
+		}
 	}
 }

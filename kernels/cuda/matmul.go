@@ -50,8 +50,9 @@ func gemvGrid(n, W, R int) [3]int {
 // gemvKernel is the GEMV kernel for weights of dt at nt tokens: its name,
 // the rows each warp takes, and the elements of a lane's unit of work
 // (gemvSplit weighs k/unit). Q4_K and Q6_K have kernels of their own
-// (matmul_q4k.cu, matmul_q6k.cu) unless SPILLWAY_CUDA_GEMV=generic asks
-// for the generic one, which is kept for side-by-side measurement.
+// (matmul_q4k.cu, matmul_q6k.cu), and F16 and BF16 take two rows a warp,
+// unless SPILLWAY_CUDA_GEMV=generic asks for the generic kernel of one
+// row a warp, which is kept for side-by-side measurement.
 func (b *Backend) gemvKernel(dt kernels.DType, nt int) (name string, rows, unit int) {
 	if !b.gemvGeneric {
 		switch dt {
@@ -59,6 +60,8 @@ func (b *Backend) gemvKernel(dt kernels.DType, nt int) (name string, rows, unit 
 			return ownGemvNames[0][nt], q4kRows, 32
 		case kernels.Q6_K:
 			return ownGemvNames[1][nt], q6kRows, 64
+		case kernels.F16, kernels.BF16:
+			return strings.Replace(gemvName(dt, nt), "16_", "16_r2_", 1), 2, 8
 		}
 	}
 	unit = 32 // a piece: one block of the q8 activations
@@ -373,6 +376,9 @@ func kernelNames() []string {
 		for _, nt := range gemvTokens {
 			names = append(names, own[nt])
 		}
+	}
+	for _, nt := range gemvTokens {
+		names = append(names, fmt.Sprintf("sw_gemv_f16_r2_%d", nt), fmt.Sprintf("sw_gemv_bf16_r2_%d", nt))
 	}
 	return names
 }
