@@ -30,6 +30,18 @@
 //     products are added in the same order in a decode batch of up to 64
 //     sequences as alone. Past 64 tokens the tensor-core GEMM multiplies in
 //     16 bits, so batched and lone results differ within the F16 tolerance.
+//   - A decode layer is about ten launches: the optional fused ops
+//     (kernels.AddRMSNormer, RoPEStoreKVer, MultiMatMuler, the last with
+//     up to three matrices per GEMV launch) equal their sequences of ops
+//     bit for bit (conformance group Fused), and RMSNorm, SiLUMul and
+//     Attention write a decode-sized output's 8-bit form for the MatMul
+//     that reads it next (q8Out), once a block-quantized weight is loaded.
+//     That quantization is sw_quant_q8's arithmetic on the rounded output,
+//     and the memo that lets MatMul skip its own is keyed by the output's
+//     write generation, so it never serves stale data.
+//   - Q4_K and Q6_K have decode GEMVs of their own and F16/BF16 take two
+//     rows a warp; SPILLWAY_CUDA_GEMV=generic selects the generic kernels
+//     instead, for side-by-side measurement (BenchmarkGEMVGraph runs both).
 //   - Scratch buffers only grow; a replaced one is kept until Close, since
 //     a recorded graph may still use it.
 //   - A Backend is used by one goroutine at a time.
