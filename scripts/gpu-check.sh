@@ -9,10 +9,13 @@
 #   3. oracle: the llama.cpp oracle comparison with the CUDA backend;
 #      equiv: the batched-equals-alone test there (decode steps as graphs);
 #   4. bw, gemv, decode: device bandwidth (a device-to-device copy), decode
-#      GEMV bandwidth per weight type, and single-stream decode tok/s of
+#      GEMV bandwidth per weight type in a replayed graph (own kernels
+#      beside the generic ones), and single-stream decode tok/s of
 #      synthetic Llama-3-8B models (q4_k_m and f16) as a fraction of the
 #      memory-bandwidth bound (weight bytes read per token / bandwidth),
-#      beside llama.cpp's llama-bench when LLAMA_BENCH names one;
+#      beside llama.cpp's llama-bench when LLAMA_BENCH names one, and the
+#      forward-pass rate with SPILLWAY_CUDA_GEMV=generic and
+#      SPILLWAY_CUDA_PDL=0 beside the defaults;
 #      batch: batched decode at 1, 8, 32, 128, 256 sequences and prefill
 #      at 512 and 4096 tokens (spillway bench model) on the q4_k_m model;
 #   5. writes bench/results/gpu-<date>-<gpu>.md (device, driver, commit,
@@ -160,6 +163,7 @@ llama_tg() {
 	python3 -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))[0]["avg_ts"])' "$logs/llama-$2.json" 2>/dev/null
 }
 decode_rows=""
+ab_rows=""
 for typ in $types; do
 	want decode || continue
 	m="models/llama-3-8b-$typ.gguf"
@@ -184,6 +188,17 @@ for typ in $types; do
 	lfrac=""
 	[ -n "$lt" ] && lfrac=$(awk "BEGIN{ if ($bw > 0) printf \" (%.0f%%)\", 100*$lt*$wb/1e9/$bw }")
 	decode_rows="$decode_rows| $typ | $(awk "BEGIN{printf \"%.2f\", $wb/1e9}") | $t | $gbs | $frac | ${eager:-?} | ${lt:-not run}$lfrac |\n"
+	# The forward passes alone (as llama-bench times them), with the fast
+	# paths on and each turned off, side by side in this run.
+	row="| $typ"
+	for v in "" "SPILLWAY_CUDA_GEMV=generic" "SPILLWAY_CUDA_PDL=0" "SPILLWAY_CUDA_GEMV=generic SPILLWAY_CUDA_PDL=0"; do
+		r=$(env $v timeout "$step_to" bin/spillway bench model --model "$m" --device cuda -p 0 -n "$ntok" -r 3 2>&1 |
+			awk -F'|' '$5 ~ /tg/ { split($6, a, " "); print a[1] }')
+		f=""
+		[ -n "$r" ] && f=$(awk "BEGIN{ if ($bw > 0) printf \" (%.0f%%)\", 100*$r*$wb/1e9/$bw }")
+		row="$row | ${r:-FAIL}$f"
+	done
+	ab_rows="$ab_rows$row |\n"
 done
 
 # Batched decode and prefill (the q4_k_m model).
@@ -227,6 +242,13 @@ mkdir -p bench/results
 		echo "| weights | GB read per token | tok/s | GB/s | of bandwidth bound | tok/s with --enforce-eager | llama.cpp llama-bench tg$ntok tok/s |"
 		echo "|---|---|---|---|---|---|---|"
 		printf "%b" "$decode_rows"
+		echo
+		echo "Forward passes alone (\`spillway bench model -p 0 -n $ntok -r 3\`, tok/s and of bandwidth bound), with the"
+		echo "GPU fast paths on and turned off one by one, in this run:"
+		echo
+		echo "| weights | defaults | SPILLWAY_CUDA_GEMV=generic | SPILLWAY_CUDA_PDL=0 | both off |"
+		echo "|---|---|---|---|---|"
+		printf "%b" "$ab_rows"
 	fi
 	if want batch; then
 		echo

@@ -56,6 +56,9 @@ func benchModel(args []string, stdout, stderr io.Writer) error {
 	for _, n := range tg {
 		tests = append(tests, test{fmt.Sprintf("tg%d", n), n, runTG})
 	}
+	if d, ok := eng.Backend().(interface{ Device() string }); ok {
+		fmt.Fprintf(stdout, "device: %s\n\n", d.Device())
+	}
 	fmt.Fprintf(stdout, "| model | backend | threads | test | t/s |\n|---|---|---|---|---|\n")
 	for _, t := range tests {
 		if t.n == 0 {

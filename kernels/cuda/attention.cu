@@ -29,6 +29,7 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 		    int cdt, const int4 *tiles, const int *rowpos, const int *tables, int W, int bs,
 		    int H, int KV, int hd, int hc, float scale, int window, int split_len,
 		    float *part, float2 *pml, int8_t *qx, float4 *ds) {
+	pdl_enter();
 	extern __shared__ float sh[];
 	int4 tile = tiles[blockIdx.x];
 	int seq = tile.x, row0 = tile.y, nrows = tile.z;
@@ -185,6 +186,7 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 // projection, which needs hd % 32 == 0 and whole warps a block.
 KERNEL void sw_attn_combine(void *out, int odt, const float *part, const float2 *pml, int hd,
 			    int nsplit, int8_t *qx, float4 *ds) {
+	pdl_enter();
 	long long rh = blockIdx.x;
 	const float2 *ml = pml + rh * nsplit;
 	float mx = -CUDART_INF_F;

@@ -43,6 +43,7 @@ type Backend struct {
 	// gemvGeneric runs Q4_K through the generic GEMV (gemvKernel):
 	// SPILLWAY_CUDA_GEMV=generic, for side-by-side measurement.
 	gemvGeneric bool
+	pdlErr      error    // why PDL is off although allowed (pdl.go)
 	cap         *capture // non-nil while a graph is being recorded
 	graphs      map[*Graph]struct{}
 	err         error // first failure since the last Sync
@@ -95,6 +96,11 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 		b.Close()
 		return nil, fmt.Errorf("cuda: %w", err)
 	}
+	b.enablePDL()
+	if err := b.g.sync(); err != nil { // a probe that failed on the device leaves nothing behind
+		b.Close()
+		return nil, fmt.Errorf("cuda: %w", err)
+	}
 	return b, nil
 }
 
@@ -138,8 +144,15 @@ func (b *Backend) ActDType() kernels.DType { return b.act }
 // Device describes the GPU: name, compute capability, SM count, memory.
 func (b *Backend) Device() string {
 	i := b.g.info
-	return fmt.Sprintf("%s (sm_%d, %d SMs, %.1f GiB, driver %d.%d)", i.name, i.cc, i.sms,
-		float64(i.totalMem)/(1<<30), i.driver/1000, i.driver%1000/10)
+	pdl := "off"
+	switch {
+	case b.g.pdl:
+		pdl = "on"
+	case b.pdlErr != nil:
+		pdl = "off: " + b.pdlErr.Error()
+	}
+	return fmt.Sprintf("%s (sm_%d, %d SMs, %.1f GiB, driver %d.%d, PDL %s)", i.name, i.cc, i.sms,
+		float64(i.totalMem)/(1<<30), i.driver/1000, i.driver%1000/10, pdl)
 }
 
 // MemInfo returns the free and total device memory in bytes, for sizing

@@ -13,6 +13,20 @@
 
 #define KERNEL extern "C" __global__
 
+// pdl_enter opens every kernel, before it touches global memory. When the
+// host launches kernels with programmatic dependent launch (sm_90 and up,
+// see pdl.go), a kernel may start while the one before it still runs:
+// griddepcontrol.wait holds it until that grid has finished and its writes
+// are visible, and launch_dependents then lets the next kernel start
+// early in turn, so launch latency overlaps the tail of the kernel before.
+// Launched normally, both are no-ops.
+static __device__ __forceinline__ void pdl_enter() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("griddepcontrol.wait;" ::: "memory");
+	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // ld reads element i of a float tensor of type dt (F32, F16 or BF16).
 static __device__ __forceinline__ float ld(const void *p, int dt, long long i) {
 	if (dt == QT_F32)

@@ -157,6 +157,7 @@ type gpu struct {
 	mod    unsafe.Pointer
 	fns    map[string]unsafe.Pointer
 	info   devInfo
+	pdl    bool // launch with programmatic dependent launch (pdl.go)
 }
 
 // openGPU retains the primary context of device ordinal, creates a stream
@@ -278,13 +279,23 @@ func (g *gpu) sync() error {
 	return check("cuStreamSynchronize", C.shim_stream_sync(g.ctx, g.stream))
 }
 
-// launch runs f on the stream; args hold one value per 8-byte slot.
+// launch runs f on the stream; args hold one value per 8-byte slot. With
+// g.pdl set it launches with programmatic dependent launch (see pdl.go).
 func (g *gpu) launch(f unsafe.Pointer, grid, block [3]int, smem int, args *argv) error {
+	if g.pdl {
+		return check("cuLaunchKernelEx", C.shim_launch_pdl(g.ctx, f,
+			C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
+			C.uint(block[0]), C.uint(block[1]), C.uint(block[2]),
+			C.uint(smem), g.stream, (*C.ulonglong)(unsafe.Pointer(&args.v[0])), C.int(args.n)))
+	}
 	return check("cuLaunchKernel", C.shim_launch(g.ctx, f,
 		C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
 		C.uint(block[0]), C.uint(block[1]), C.uint(block[2]),
 		C.uint(smem), g.stream, (*C.ulonglong)(unsafe.Pointer(&args.v[0])), C.int(args.n)))
 }
+
+// hasLaunchEx says whether the driver can launch with attributes.
+func hasLaunchEx() bool { return C.shim_has_launch_ex() != 0 }
 
 func (g *gpu) eventCreate(timing bool) (unsafe.Pointer, error) {
 	var ev unsafe.Pointer

@@ -7,6 +7,7 @@
 // out (T, d) = dequant(table (V, d))[ids[t]]. One block per row t; block
 // types are decoded a piece (32 elements) per thread.
 KERNEL void sw_embed(void *out, int odt, const uint8_t *table, int tdt, const int *ids, int d) {
+	pdl_enter();
 	int t = blockIdx.x;
 	const uint8_t *row = table + (long long)ids[t] * row_bytes(tdt, d);
 	long long o = (long long)t * d;
@@ -28,6 +29,7 @@ KERNEL void sw_embed(void *out, int odt, const uint8_t *table, int tdt, const in
 // the same thread.
 KERNEL void sw_add(void *out, int odt, const void *a, int adt, const void *b, int bdt, int bcast,
 		   int d, long long n) {
+	pdl_enter();
 	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
 	     i += (long long)gridDim.x * blockDim.x)
 		st(out, odt, i, ld(a, adt, i) + ld(b, bdt, bcast ? i % d : i));
@@ -39,6 +41,7 @@ KERNEL void sw_add(void *out, int odt, const void *a, int adt, const void *b, in
 // one group in every trip of the loop.
 KERNEL void sw_silumul(void *out, int odt, const void *gate, int gdt, const void *up, int udt,
 		       long long n, int8_t *qx, float4 *ds) {
+	pdl_enter();
 	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
 	     i += (long long)gridDim.x * blockDim.x) {
 		float g = ld(gate, gdt, i);
@@ -53,6 +56,7 @@ KERNEL void sw_silumul(void *out, int odt, const void *gate, int gdt, const void
 // rounded to the cache type. n = T·width.
 KERNEL void sw_store_kv(void *kc, void *vc, int cdt, const void *k, const void *v, int xdt,
 			const int *slots, int width, long long n) {
+	pdl_enter();
 	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
 	     i += (long long)gridDim.x * blockDim.x) {
 		long long t = i / width, c = i - t * width;
@@ -66,6 +70,7 @@ KERNEL void sw_store_kv(void *kc, void *vc, int cdt, const void *k, const void *
 // per block of 32, ds = (d, d·Σ₀q, d·Σ₁q, 0) (see q8_group). One warp per
 // block; n = T·k/32.
 KERNEL void sw_quant_q8(int8_t *qx, float4 *ds, const void *x, int xdt, long long n) {
+	pdl_enter();
 	int lane = threadIdx.x & 31;
 	long long w = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5;
 	long long nw = ((long long)gridDim.x * blockDim.x) >> 5;

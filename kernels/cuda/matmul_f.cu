@@ -83,10 +83,12 @@ static __device__ __forceinline__ void gemv_f(gseg g, int odt, const void *x, in
 #define GEMV_F(name, DT, NT)                                                                       \
 	KERNEL void sw_gemv_##name##_##NT(GEMV_GROUP_PARAMS, int odt, const void *x, int xdt,     \
 					  int k, int T) {                                          \
+		pdl_enter();                                                                        \
 		gemv_f<DT, NT, 1>(gemv_seg(GEMV_GROUP_ARGS), odt, x, xdt, k, T);                    \
 	}                                                                                          \
 	KERNEL void sw_gemv_##name##_r2_##NT(GEMV_GROUP_PARAMS, int odt, const void *x, int xdt,  \
 					     int k, int T) {                                       \
+		pdl_enter();                                                                        \
 		gemv_f<DT, NT, 2>(gemv_seg(GEMV_GROUP_ARGS), odt, x, xdt, k, T);                    \
 	}
 #define GEMV_F_ALL(name, DT) GEMV_F(name, DT, 1) GEMV_F(name, DT, 2) GEMV_F(name, DT, 4) GEMV_F(name, DT, 8)

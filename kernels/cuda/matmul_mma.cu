@@ -99,10 +99,12 @@ static __device__ __forceinline__ void gemm_mma(void *out, int odt, const void *
 // grid (ceil(n/64), ceil(T/64)), block 128.
 KERNEL void sw_gemm_f16(void *out, int odt, const void *x, int xdt, const uint8_t *w, int wdt,
 			int T, int n, int k) {
+	pdl_enter();
 	gemm_mma<__half>(out, odt, x, xdt, w, wdt, T, n, k);
 }
 
 KERNEL void sw_gemm_bf16(void *out, int odt, const void *x, int xdt, const uint8_t *w, int wdt,
 			 int T, int n, int k) {
+	pdl_enter();
 	gemm_mma<__nv_bfloat16>(out, odt, x, xdt, w, wdt, T, n, k);
 }

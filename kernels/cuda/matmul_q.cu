@@ -44,6 +44,7 @@ static __device__ __forceinline__ void gemv_q(gseg g, int odt, const int8_t *qx,
 #define GEMV_Q(name, DT, NT)                                                                       \
 	KERNEL void sw_gemv_##name##_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx,            \
 					  const float4 *ds, int k, int T) {                        \
+		pdl_enter();                                                                        \
 		gemv_q<DT, NT>(gemv_seg(GEMV_GROUP_ARGS), odt, qx, ds, k, T);                       \
 	}
 #define GEMV_Q_ALL(name, DT) GEMV_Q(name, DT, 1) GEMV_Q(name, DT, 2) GEMV_Q(name, DT, 4) GEMV_Q(name, DT, 8)

@@ -92,6 +92,7 @@ static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *q
 #define GEMV_Q6K(NT)                                                                              \
 	KERNEL void sw_gemv_q6k_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx, const float4 *ds, \
 				     int k, int T) {                                               \
+		pdl_enter();                                                                        \
 		gemv_q6k<NT>(gemv_seg(GEMV_GROUP_ARGS), odt, qx, ds, k, T);                         \
 	}
 GEMV_Q6K(1)

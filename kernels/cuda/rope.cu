@@ -7,6 +7,7 @@
 // angle takes one float rounding. neox pairs (i, i+nd/2), else (2i, 2i+1).
 KERNEL void sw_rope(void *x, int xdt, const int *pos, const float *invf, int T, int cols, int hd,
 		    int nd, int neox) {
+	pdl_enter();
 	int half = nd / 2, heads = cols / hd;
 	long long n = (long long)T * heads * half;
 	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
@@ -54,6 +55,7 @@ static __device__ __forceinline__ void rope_pair(void *x, int xdt, const int *po
 KERNEL void sw_rope_kv(void *q, void *k, const void *v, int xdt, const int *pos, const float *invf,
 		       int T, int qcols, int kcols, int hd, int nd, int neox, void *kc, void *vc,
 		       int cdt, const int *slots) {
+	pdl_enter();
 	int half = nd / 2, qh = qcols / hd, kh = kcols / hd;
 	long long nq = (long long)T * qh * half, nk = (long long)T * kh * half;
 	long long n = nq + nk + (long long)T * kcols;

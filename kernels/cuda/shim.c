@@ -51,7 +51,26 @@ static struct {
 	int (*graph_launch)(void *, void *);
 	int (*graph_exec_destroy)(void *);
 	int (*graph_destroy)(void *);
+	// Optional (CUDA 11.8+): NULL where the driver lacks it.
+	int (*launch_ex)(const void *, void *, void **, void **);
 } d;
+
+// Our declarations of the driver's CUlaunchAttribute (a 4-byte id padded to
+// 8, then a 64-byte value union) and CUlaunchConfig.
+struct sh_launch_attr {
+	unsigned id;
+	unsigned pad;
+	union {
+		unsigned long long pad[8];
+		int i;
+	} v;
+};
+struct sh_launch_config {
+	unsigned gx, gy, gz, bx, by, bz, smem;
+	void *stream;
+	struct sh_launch_attr *attrs;
+	unsigned nattrs;
+};
 
 static char detail[256];
 
@@ -132,6 +151,7 @@ int shim_load(const char *path) {
 			return SH_LOAD_MISSING_SYMBOL;
 		}
 	}
+	d.launch_ex = dlsym(h, "cuLaunchKernelEx");
 	lib = h;
 	return SH_LOAD_OK;
 }
@@ -218,6 +238,29 @@ int shim_launch(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz, unsi
 		params[i] = &args[i];
 	CUR(ctx);
 	return d.launch(fn, gx, gy, gz, bx, by, bz, smem, stream, params, NULL);
+}
+
+int shim_has_launch_ex(void) { return d.launch_ex != NULL; }
+
+// shim_launch_pdl is shim_launch with programmatic dependent launch
+// (CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6): the kernel
+// may start before the previous one on the stream ends, and waits for it
+// itself (pdl_enter in common.cuh).
+int shim_launch_pdl(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+		    unsigned by, unsigned bz, unsigned smem, void *stream, unsigned long long *args,
+		    int nargs) {
+	void *params[32];
+	if (nargs < 0 || nargs > 32 || d.launch_ex == NULL)
+		return 1; // CUDA_ERROR_INVALID_VALUE
+	for (int i = 0; i < nargs; i++)
+		params[i] = &args[i];
+	struct sh_launch_attr attr;
+	memset(&attr, 0, sizeof attr);
+	attr.id = 6;
+	attr.v.i = 1;
+	struct sh_launch_config cfg = {gx, gy, gz, bx, by, bz, smem, stream, &attr, 1};
+	CUR(ctx);
+	return d.launch_ex(&cfg, fn, params, NULL);
 }
 
 // timing == 0 creates an event with CU_EVENT_DISABLE_TIMING (2), which is

@@ -64,6 +64,13 @@ int shim_launch(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz,
 		unsigned bx, unsigned by, unsigned bz, unsigned smem, void *stream,
 		unsigned long long *args, int nargs);
 
+// shim_has_launch_ex says whether the driver has cuLaunchKernelEx, which
+// shim_launch_pdl (same arguments as shim_launch) needs.
+int shim_has_launch_ex(void);
+int shim_launch_pdl(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz,
+		    unsigned bx, unsigned by, unsigned bz, unsigned smem, void *stream,
+		    unsigned long long *args, int nargs);
+
 int shim_event_create(void *ctx, void **ev, int timing);
 int shim_event_record(void *ctx, void *ev, void *stream);
 int shim_event_sync(void *ctx, void *ev);
