@@ -42,6 +42,11 @@
 //   - Q4_K and Q6_K have decode GEMVs of their own and F16/BF16 take two
 //     rows a warp; SPILLWAY_CUDA_GEMV=generic selects the generic kernels
 //     instead, for side-by-side measurement (BenchmarkGEMVGraph runs both).
+//   - Every kernel begins with pdl_enter() (TestKernelsEnterPDL): on sm_90
+//     and newer, kernels are launched with programmatic dependent launch
+//     (pdl.go) and may start before their predecessor ends, so nothing may
+//     touch global memory before that wait. SPILLWAY_CUDA_PDL=0 turns it
+//     off.
 //   - Scratch buffers only grow; a replaced one is kept until Close, since
 //     a recorded graph may still use it.
 //   - A Backend is used by one goroutine at a time.

@@ -1,0 +1,44 @@
+package cuda
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestKernelsEnterPDL: every kernel's first statement is pdl_enter(). With
+// programmatic dependent launch a kernel may start before the one it
+// depends on has finished; one that touched memory before the wait would
+// race, silently (pdl.go).
+func TestKernelsEnterPDL(t *testing.T) {
+	files, err := filepath.Glob("*.cu")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no kernel sources: %v", err)
+	}
+	sig := regexp.MustCompile(`KERNEL void (\w+)\(`)
+	n := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(src)
+		for _, m := range sig.FindAllStringSubmatchIndex(s, -1) {
+			name := s[m[2]:m[3]]
+			open := strings.Index(s[m[1]:], "{")
+			if open < 0 {
+				t.Fatalf("%s: kernel %s has no body", f, name)
+			}
+			body := strings.TrimLeft(s[m[1]+open+1:], " \t\\\n")
+			if !strings.HasPrefix(body, "pdl_enter();") {
+				t.Errorf("%s: kernel %s does not start with pdl_enter()", f, name)
+			}
+			n++
+		}
+	}
+	if n < 10 { // the macros define many kernels each
+		t.Fatalf("found only %d kernels", n)
+	}
+}
