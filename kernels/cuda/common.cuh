@@ -151,6 +151,18 @@ struct gseg {
 	    int n1, int n2, int W0, int W1, int W2, int nb0, int nb1
 #define GEMV_GROUP_ARGS out0, out1, out2, w0, w1, w2, n0, n1, n2, W0, W1, W2, nb0, nb1
 
+// GEMV_Q8_KERNELS(name, fn) defines sw_gemv_<name>_<NT> for NT = 1, 2, 4,
+// 8: fn<NT> over 8-bit activations (qx, ds) for a type of its own.
+#define GEMV_Q8_KERNEL(name, fn, NT)                                                               \
+	KERNEL void sw_gemv_##name##_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx,            \
+					  const float4 *ds, int k, int T) {                        \
+		pdl_enter();                                                                       \
+		fn<NT>(gemv_seg(GEMV_GROUP_ARGS), odt, qx, ds, k, T);                               \
+	}
+#define GEMV_Q8_KERNELS(name, fn)                                                                  \
+	GEMV_Q8_KERNEL(name, fn, 1) GEMV_Q8_KERNEL(name, fn, 2) GEMV_Q8_KERNEL(name, fn, 4)         \
+	GEMV_Q8_KERNEL(name, fn, 8)
+
 static __device__ __forceinline__ gseg gemv_seg(GEMV_GROUP_PARAMS) {
 	int b = blockIdx.x;
 	if (b < nb0)

@@ -98,64 +98,73 @@ func TestHostF16(t *testing.T) {
 // super-block, each against 16 activations of two pieces, add up to the
 // float64 dot of the decoded weights with those activations.
 func TestHostQ4KChunk(t *testing.T) {
-	rng := rand.New(rand.NewPCG(12, 3))
-	const k = 3 * 256
-	row, w := hostRow(rng, kernels.Q4_K, k)
-	qx, dx := randQ8(rng, k)
-	for sb := 0; sb < k/256; sb++ {
-		blk := row[144*sb : 144*(sb+1)]
-		got, want, abs := 0.0, 0.0, 0.0
-		for u := 0; u < 8; u++ {
-			c, h := u/2, u%2
-			pl, ph := 8*sb+2*c, 8*sb+2*c+1 // pieces of the low and high nibbles
-			var xl, xh [16]int8
-			copy(xl[:], qx[32*pl+16*h:])
-			copy(xh[:], qx[32*ph+16*h:])
-			got += float64(hostQ4KChunk(blk, u, &xl, &xh, dx[pl], halfSum(qx, dx, pl, h), dx[ph], halfSum(qx, dx, ph, h)))
-			for j := 0; j < 16; j++ {
-				for _, e := range []int{32*pl + 16*h + j, 32*ph + 16*h + j} {
-					x := float64(dx[e/32]) * float64(qx[e])
-					want += float64(w[e]) * x
-					abs += math.Abs(float64(w[e]) * x)
-				}
-			}
+	checkUnits(t, kernels.Q4_K, 8, func(blk []byte, sb, u int, qx []int8, dx []float32) (float32, []int) {
+		c, h := u/2, u%2
+		pl, ph := 8*sb+2*c, 8*sb+2*c+1 // pieces of the low and high nibbles
+		var xl, xh [16]int8
+		copy(xl[:], qx[32*pl+16*h:])
+		copy(xh[:], qx[32*ph+16*h:])
+		got := hostQ4KChunk(blk, u, &xl, &xh, dx[pl], halfSum(qx, dx, pl, h), dx[ph], halfSum(qx, dx, ph, h))
+		var elems []int
+		for j := 0; j < 16; j++ {
+			elems = append(elems, 32*pl+16*h+j, 32*ph+16*h+j)
 		}
-		if d := math.Abs(got - want); d > 4e-6*abs+1e-6 {
-			t.Fatalf("super-block %d: chunks add to %g, want %g (|err| %.3g, Σ|wx| %.3g)", sb, got, want, d, abs)
-		}
-	}
+		return got, elems
+	})
 }
 
 // TestHostQ6KUnit checks the Q6_K GEMV's unit decomposition (q6k_unit of
 // quant.cuh, as matmul_q6k.cu runs it): the four units of a super-block
 // add up to the float64 dot of the decoded weights with the activations.
 func TestHostQ6KUnit(t *testing.T) {
-	rng := rand.New(rand.NewPCG(14, 3))
-	const k = 3 * 256
-	row, w := hostRow(rng, kernels.Q6_K, k)
-	qx, dx := randQ8(rng, k)
-	for sb := 0; sb < k/256; sb++ {
-		blk := row[210*sb : 210*(sb+1)]
-		got, want, abs := 0.0, 0.0, 0.0
-		for u := 0; u < 4; u++ {
-			h, e := u/2, u%2
-			var x [4][16]int8
-			var d, hs [4]float32
-			for s := range 4 {
-				p := 8*sb + 4*h + s
-				copy(x[s][:], qx[32*p+16*e:])
-				d[s], hs[s] = dx[p], halfSum(qx, dx, p, e)
-				for j := 0; j < 16; j++ {
-					i := 32*p + 16*e + j
-					v := float64(dx[p]) * float64(qx[i])
-					want += float64(w[i]) * v
-					abs += math.Abs(float64(w[i]) * v)
-				}
+	checkUnits(t, kernels.Q6_K, 4, func(blk []byte, sb, u int, qx []int8, dx []float32) (float32, []int) {
+		h, e := u/2, u%2
+		var x [4][16]int8
+		var d, hs [4]float32
+		var elems []int
+		for s := range 4 {
+			p := 8*sb + 4*h + s
+			copy(x[s][:], qx[32*p+16*e:])
+			d[s], hs[s] = dx[p], halfSum(qx, dx, p, e)
+			for j := 0; j < 16; j++ {
+				elems = append(elems, 32*p+16*e+j)
 			}
-			got += float64(hostQ6KUnit(blk, h, e, &x, &d, &hs))
 		}
-		if diff := math.Abs(got - want); diff > 4e-6*abs+1e-6 {
-			t.Fatalf("super-block %d: units add to %g, want %g (|err| %.3g, Σ|wx| %.3g)", sb, got, want, diff, abs)
+		return hostQ6KUnit(blk, h, e, &x, &d, &hs), elems
+	})
+}
+
+// checkUnits holds a GEMV's units of a super-block of dt (units of them;
+// unit returns its dot product and the elements it covers) to the float64
+// dot of the decoded weights with 8-bit activations: the units' sums
+// must add up to it over each super-block and cover it exactly.
+func checkUnits(t *testing.T, dt kernels.DType, units int, unit func(blk []byte, sb, u int, qx []int8, dx []float32) (float32, []int)) {
+	rng := rand.New(rand.NewPCG(uint64(dt), 3))
+	const k = 3 * 256
+	row, w := hostRow(rng, dt, k)
+	qx, dx := randQ8(rng, k)
+	bs := dt.RowBytes(256)
+	for sb := 0; sb < k/256; sb++ {
+		got, want, abs := 0.0, 0.0, 0.0
+		seen := map[int]bool{}
+		for u := 0; u < units; u++ {
+			g, elems := unit(row[bs*sb:bs*(sb+1)], sb, u, qx, dx)
+			got += float64(g)
+			for _, e := range elems {
+				if seen[e] {
+					t.Fatalf("super-block %d: element %d in two units", sb, e)
+				}
+				seen[e] = true
+				x := float64(dx[e/32]) * float64(qx[e])
+				want += float64(w[e]) * x
+				abs += math.Abs(float64(w[e]) * x)
+			}
+		}
+		if len(seen) != 256 {
+			t.Fatalf("super-block %d: units cover %d elements, want 256", sb, len(seen))
+		}
+		if d := math.Abs(got - want); d > 4e-6*abs+1e-6 {
+			t.Fatalf("super-block %d: units add to %g, want %g (|err| %.3g, Σ|wx| %.3g)", sb, got, want, d, abs)
 		}
 	}
 }

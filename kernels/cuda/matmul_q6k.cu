@@ -89,13 +89,4 @@ static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *q
 	gemv_store_rows<Q6K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
 }
 
-#define GEMV_Q6K(NT)                                                                              \
-	KERNEL void sw_gemv_q6k_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx, const float4 *ds, \
-				     int k, int T) {                                               \
-		pdl_enter();                                                                        \
-		gemv_q6k<NT>(gemv_seg(GEMV_GROUP_ARGS), odt, qx, ds, k, T);                         \
-	}
-GEMV_Q6K(1)
-GEMV_Q6K(2)
-GEMV_Q6K(4)
-GEMV_Q6K(8)
+GEMV_Q8_KERNELS(q6k, gemv_q6k)
