@@ -180,6 +180,21 @@ static __device__ __forceinline__ void gemv_row(int W, int blk, int *row, int *w
 	*wi = warp % W;
 }
 
+// gemv_rows locates this warp for a kernel of R rows a warp: its first
+// row and its index among the W warps of those rows; and zeroes acc.
+template <int R, int NT>
+static __device__ __forceinline__ void gemv_rows(const gseg &g, int *row0, int *wi,
+						 float (*acc)[NT]) {
+	int warp = threadIdx.x >> 5;
+	*row0 = (g.blk * (GEMV_WARPS / g.W) + warp / g.W) * R;
+	*wi = warp % g.W;
+#pragma unroll
+	for (int r = 0; r < R; r++)
+#pragma unroll
+		for (int t = 0; t < NT; t++)
+			acc[r][t] = 0.0f;
+}
+
 // gemv_store_rows reduces each token's partial sums of R rows (row0,
 // row0+1, ...) over the warp, then over the W warps of the rows (in warp
 // order), and stores the rows' outputs. Every thread of the block must

@@ -27,18 +27,14 @@ static __device__ __forceinline__ void gemv_f(gseg g, int odt, const void *x, in
 					      int T) {
 	const void *w = g.w;
 	int n = g.n, W = g.W;
-	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-	int row0 = (g.blk * (GEMV_WARPS / W) + warp / W) * R, wi = warp % W;
+	int lane = threadIdx.x & 31;
+	float acc[R][NT];
+	int row0, wi;
+	gemv_rows<R, NT>(g, &row0, &wi, acc);
 	long long wo[R]; // row offsets, clamped to a real row (its results are dropped)
 #pragma unroll
 	for (int r = 0; r < R; r++)
 		wo[r] = (long long)max(0, min(row0 + r, n - 1)) * k;
-	float acc[R][NT];
-#pragma unroll
-	for (int r = 0; r < R; r++)
-#pragma unroll
-		for (int t = 0; t < NT; t++)
-			acc[r][t] = 0.0f;
 	bool vec = k % 8 == 0 && (((uintptr_t)w | (uintptr_t)x) & 15) == 0;
 	if (row0 >= n) {
 	} else if (vec) {

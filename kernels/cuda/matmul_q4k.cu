@@ -21,17 +21,13 @@
 template <int NT>
 static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *qx,
 						const float4 *ds, int k, int T) {
-	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, W = g.W;
-	int row0 = (g.blk * (GEMV_WARPS / W) + warp / W) * Q4K_R, wi = warp % W;
+	int lane = threadIdx.x & 31, W = g.W;
 	int np = k >> 5; // chunks per row, as many as pieces (q8 blocks)
 	long long rb = (long long)(k >> 8) * 144;
 	const uint8_t *w = (const uint8_t *)g.w;
 	float acc[Q4K_R][NT];
-#pragma unroll
-	for (int r = 0; r < Q4K_R; r++)
-#pragma unroll
-		for (int t = 0; t < NT; t++)
-			acc[r][t] = 0.0f;
+	int row0, wi;
+	gemv_rows<Q4K_R, NT>(g, &row0, &wi, acc);
 	for (int u = 32 * wi + lane; u < np; u += 32 * W) {
 		int sb = u >> 3, c = (u >> 1) & 3, h = u & 1;
 		uint4 q[Q4K_R], hd[Q4K_R];

@@ -35,17 +35,13 @@ static __device__ __forceinline__ void ld_a2(const uint8_t *p, uint32_t *o) {
 template <int NT>
 static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *qx,
 						const float4 *ds, int k, int T) {
-	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, W = g.W;
-	int row0 = (g.blk * (GEMV_WARPS / W) + warp / W) * Q6K_R, wi = warp % W;
+	int lane = threadIdx.x & 31, W = g.W;
 	int nu = k >> 6, np = k >> 5; // units and pieces (q8 blocks) per row
 	long long rb = (long long)(k >> 8) * 210;
 	const uint8_t *w = (const uint8_t *)g.w;
 	float acc[Q6K_R][NT];
-#pragma unroll
-	for (int r = 0; r < Q6K_R; r++)
-#pragma unroll
-		for (int t = 0; t < NT; t++)
-			acc[r][t] = 0.0f;
+	int row0, wi;
+	gemv_rows<Q6K_R, NT>(g, &row0, &wi, acc);
 	for (int u = 32 * wi + lane; u < nu; u += 32 * W) {
 		int sb = u >> 2, h = (u >> 1) & 1, e = u & 1;
 		uint32_t ql0[Q6K_R][4], ql1[Q6K_R][4], qh[Q6K_R][4], scw[Q6K_R][2];
