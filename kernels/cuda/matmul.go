@@ -160,7 +160,9 @@ func (b *Backend) matmulGroup(outs []kernels.Tensor, x kernels.Tensor, ws []kern
 		})
 	default:
 		for i, w := range ws {
-			b.gemm(segs[i].po, outs[i], px, x, segs[i].pw, w)
+			if w.Rows > 0 {
+				b.gemm(segs[i].po, outs[i], px, x, segs[i].pw, w)
+			}
 		}
 	}
 	for _, out := range outs {
@@ -169,7 +171,7 @@ func (b *Backend) matmulGroup(outs []kernels.Tensor, x kernels.Tensor, ws []kern
 }
 
 // gemvSeg is one matrix of a GEMV launch: output and weight addresses and
-// rows.
+// sizes.
 type gemvSeg struct {
 	po, pw      uint64
 	n, rowBytes int // rows of w; bytes of a row of out
