@@ -18,6 +18,7 @@ type attnCase struct {
 	scale          float32 // 0: 1/sqrt(HeadDim)
 	seqs           [][2]int
 	share          bool // sequence 1's table starts with sequence 0's full blocks (a prefix-cache hit)
+	pad            int  // unused blocks at the end of every table, as a recorded graph pads them
 }
 
 // attnCases mix decodes (1 query), prefill chunks over a cached prefix, whole
@@ -33,6 +34,10 @@ var attnCases = []attnCase{
 	{name: "window20,GQA4,bs8", heads: 4, kvHeads: 1, hd: 64, bs: 8, window: 20, seqs: [][2]int{{64, 1}, {45, 45}, {21, 5}}},
 	{name: "peaky,scale1", heads: 2, kvHeads: 2, hd: 64, bs: 16, scale: 1, seqs: [][2]int{{30, 1}, {25, 10}}},
 	{name: "hd128,shared-prefix", heads: 2, kvHeads: 1, hd: 128, bs: 16, share: true, seqs: [][2]int{{40, 1}, {48, 8}}},
+	// Tables far longer than the contexts: a GPU sizes its key splits by
+	// the table, then shares each context among them.
+	{name: "decode,GQA4,padded-tables", heads: 8, kvHeads: 2, hd: 128, bs: 16, pad: 120, seqs: [][2]int{{1, 1}, {40, 1}, {100, 1}, {300, 1}}},
+	{name: "mixed,padded-tables", heads: 4, kvHeads: 2, hd: 64, bs: 16, pad: 64, seqs: [][2]int{{37, 17}, {70, 1}, {5, 5}}},
 }
 
 func testAttention(h *harness) {
@@ -81,7 +86,8 @@ func (h *harness) cacheUnchanged(c *kernels.KVCache, init [][]byte) {
 
 // attnBatch lays c's sequences out over a shuffled pool of blocks, so no
 // table is contiguous; odd-numbered tables carry one spare block past what
-// their context needs. It returns the batch and the pool size.
+// their context needs, and every table c.pad more. It returns the batch
+// and the pool size.
 func (h *harness) attnBatch(c attnCase) (*kernels.AttnBatch, int) {
 	n := len(c.seqs)
 	shared := 0
@@ -90,7 +96,7 @@ func (h *harness) attnBatch(c attnCase) (*kernels.AttnBatch, int) {
 	}
 	total := 3 - shared // a few blocks nobody uses
 	for i, s := range c.seqs {
-		total += (s[0]+c.bs-1)/c.bs + i%2
+		total += (s[0]+c.bs-1)/c.bs + i%2 + c.pad
 	}
 	pool := h.rng.Perm(total)
 	ab := &kernels.AttnBatch{
@@ -104,7 +110,7 @@ func (h *harness) attnBatch(c attnCase) (*kernels.AttnBatch, int) {
 	for i, s := range c.seqs {
 		ab.CtxLen[i] = int32(s[0])
 		ab.QStart[i+1] = ab.QStart[i] + int32(s[1])
-		need := (s[0]+c.bs-1)/c.bs + i%2
+		need := (s[0]+c.bs-1)/c.bs + i%2 + c.pad
 		var table []int32
 		if i == 1 && shared > 0 {
 			table = append(table, ab.BlockTables[0][:shared]...)

@@ -8,8 +8,11 @@
 // Work split: a block takes one tile (up to qr consecutive query rows of one
 // sequence, from tiles (ntiles, 4) = {seq, row0, nrows, 0}), one kv head g,
 // a chunk of hc of its query heads (blockIdx.y = g·nhc + chunk) and one
-// split of the key positions (blockIdx.z; split z covers [z·split_len,
-// (z+1)·split_len)). Its qr·hc ≤ 16 (row, head) units share every K/V tile
+// split of the key positions (blockIdx.z of nsplit): split z takes share z
+// of the keys its tile sees, shares being equal runs of whole 32-key tiles
+// (so a short context still spreads over every split, even when the grid
+// was sized for a whole table, as in a recorded graph). Its qr·hc ≤ 16
+// (row, head) units share every K/V tile
 // it loads into shared memory; warp w owns units w, w+4, w+8, w+12 and runs
 // an online softmax for each (base-2: q is prescaled by scale·log2 e).
 // With one split the block writes out directly; with several, it writes
@@ -27,8 +30,8 @@
 // Shared memory (dynamic): q (16, hd), k (KT, hd+1), v (KT, hd), floats.
 KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, const void *vc,
 		    int cdt, const int4 *tiles, const int *rowpos, const int *tables, int W, int bs,
-		    int H, int KV, int hd, int hc, float scale, int window, int split_len,
-		    float *part, float2 *pml, int8_t *qx, float4 *ds) {
+		    int H, int KV, int hd, int hc, float scale, int window, float *part,
+		    float2 *pml, int8_t *qx, float4 *ds) {
 	pdl_enter();
 	extern __shared__ float sh[];
 	int4 tile = tiles[blockIdx.x];
@@ -48,9 +51,9 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 	}
 	int pfirst = rowpos[row0], plast = rowpos[row0 + nrows - 1];
 	int kbeg = window > 0 ? max(0, pfirst - window + 1) : 0, kend = plast + 1;
-	kbeg = max(kbeg, z * split_len);
-	if ((long long)(z + 1) * split_len < kend)
-		kend = (z + 1) * split_len;
+	int share = ((kend - kbeg + nsplit - 1) / nsplit + AT_KT - 1) / AT_KT * AT_KT;
+	kbeg += z * share; // past kend for a split with nothing left
+	kend = min(kend, kbeg + share);
 
 	float m[AT_UPW], l[AT_UPW], acc[AT_UPW][AT_DPL];
 #pragma unroll

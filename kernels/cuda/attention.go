@@ -43,7 +43,7 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 	var a argv
 	a.ptr(po).i32(int(out.DType)).ptr(pq).i32(int(q.DType)).ptr(pk).ptr(pv).i32(int(kc.DType))
 	a.ptr(meta).ptr(meta + uint64(offPos)).ptr(meta + uint64(offTab)).i32(p.W).i32(c.Spec.BlockSize)
-	a.i32(ab.NumHeads).i32(ab.NumKVHeads).i32(ab.HeadDim).i32(p.hc).f32(ab.Scale).i32(ab.Window).i32(p.splitL)
+	a.i32(ab.NumHeads).i32(ab.NumKVHeads).i32(ab.HeadDim).i32(p.hc).f32(ab.Scale).i32(ab.Window)
 	aq, ad := uint64(0), uint64(0) // the 8-bit output: from the kernel that writes out
 	if p.nsplit == 1 {
 		aq, ad = qx, ds

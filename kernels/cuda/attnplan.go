@@ -28,7 +28,7 @@ func attnSmem(hd int) int { return 4 * (attnUnits*hd + attnKeys*(hd+1) + attnKey
 type attnPlan struct {
 	G, hc, nhc, qr int // group size, query heads per block, head chunks, rows per tile
 	ntiles, W      int // tiles; block-table width
-	nsplit, splitL int // key splits and positions per split
+	nsplit, splitL int // key splits, and the keys a split takes of a full table (the kernel shares each tile's own keys)
 	T, nseq        int
 }
 
