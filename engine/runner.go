@@ -44,7 +44,10 @@ func (r *Runner) Eval(tokens []int32, all bool) ([]float32, error) {
 		if err := r.step(tokens[:n], rows, lg); err != nil {
 			return nil, err
 		}
-		if all || n == len(tokens) {
+		switch {
+		case out == nil && n == len(tokens):
+			out = lg // one chunk (a decode step): no copy
+		case all || n == len(tokens):
 			out = append(out, lg...)
 		}
 		tokens = tokens[n:]
