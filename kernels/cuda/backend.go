@@ -99,7 +99,7 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 	b.enablePDL()
 	if err := b.g.sync(); err != nil { // a probe that failed on the device leaves nothing behind
 		b.Close()
-		return nil, fmt.Errorf("cuda: %w", err)
+		return nil, fmt.Errorf("cuda: after probing programmatic dependent launch (SPILLWAY_CUDA_PDL=0 skips it): %w", err)
 	}
 	return b, nil
 }
