@@ -14,8 +14,8 @@
 #      synthetic Llama-3-8B models (q4_k_m and f16) as a fraction of the
 #      memory-bandwidth bound (weight bytes read per token / bandwidth),
 #      beside llama.cpp's llama-bench when LLAMA_BENCH names one, and the
-#      forward-pass rate with SPILLWAY_CUDA_GEMV=generic and
-#      SPILLWAY_CUDA_PDL=0 beside the defaults;
+#      forward-pass rate with SPILLWAY_CUDA_GEMV=generic,
+#      SPILLWAY_CUDA_PDL=0 and SPILLWAY_CUDA_FUSE=0 beside the defaults;
 #      batch: batched decode at 1, 8, 32, 128, 256 sequences and prefill
 #      at 512 and 4096 tokens (spillway bench model) on the q4_k_m model;
 #   5. writes bench/results/gpu-<date>-<gpu>.md (device, driver, commit,
@@ -191,7 +191,8 @@ for typ in $types; do
 	# The forward passes alone (as llama-bench times them), with the fast
 	# paths on and each turned off, side by side in this run.
 	row="| $typ"
-	for v in "" "SPILLWAY_CUDA_GEMV=generic" "SPILLWAY_CUDA_PDL=0" "SPILLWAY_CUDA_GEMV=generic SPILLWAY_CUDA_PDL=0"; do
+	for v in "" "SPILLWAY_CUDA_GEMV=generic" "SPILLWAY_CUDA_PDL=0" "SPILLWAY_CUDA_FUSE=0" \
+		"SPILLWAY_CUDA_GEMV=generic SPILLWAY_CUDA_PDL=0 SPILLWAY_CUDA_FUSE=0"; do
 		r=$(env $v timeout "$step_to" bin/spillway bench model --model "$m" --device cuda -p 0 -n "$ntok" -r 3 2>&1 |
 			awk -F'|' '$5 ~ /tg/ { split($6, a, " "); print a[1] }')
 		f=""
@@ -246,8 +247,8 @@ mkdir -p bench/results
 		echo "Forward passes alone (\`spillway bench model -p 0 -n $ntok -r 3\`, tok/s and of bandwidth bound), with the"
 		echo "GPU fast paths on and turned off one by one, in this run:"
 		echo
-		echo "| weights | defaults | SPILLWAY_CUDA_GEMV=generic | SPILLWAY_CUDA_PDL=0 | both off |"
-		echo "|---|---|---|---|---|"
+		echo "| weights | defaults | SPILLWAY_CUDA_GEMV=generic | SPILLWAY_CUDA_PDL=0 | SPILLWAY_CUDA_FUSE=0 | all three off |"
+		echo "|---|---|---|---|---|---|"
 		printf "%b" "$ab_rows"
 	fi
 	if want batch; then

@@ -43,11 +43,15 @@ type Backend struct {
 	// gemvGeneric runs Q4_K through the generic GEMV (gemvKernel):
 	// SPILLWAY_CUDA_GEMV=generic, for side-by-side measurement.
 	gemvGeneric bool
-	pdlErr      error    // why PDL is off although allowed (pdl.go)
-	cap         *capture // non-nil while a graph is being recorded
-	graphs      map[*Graph]struct{}
-	err         error // first failure since the last Sync
-	closed      bool
+	pdlErr      error // why PDL is off although allowed (pdl.go)
+	// noFuse runs every fused op as its sequence of ops and skips the
+	// 8-bit output of q8Out: SPILLWAY_CUDA_FUSE=0, for side-by-side
+	// measurement, or to step around a fused kernel that misbehaves.
+	noFuse bool
+	cap    *capture // non-nil while a graph is being recorded
+	graphs map[*Graph]struct{}
+	err    error // first failure since the last Sync
+	closed bool
 }
 
 var _ kernels.Backend = (*Backend)(nil)
@@ -92,6 +96,7 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 	}
 	b := &Backend{g: g, act: act, bufs: map[*devBuf]struct{}{}, graphs: map[*Graph]struct{}{}}
 	b.gemvGeneric = os.Getenv("SPILLWAY_CUDA_GEMV") == "generic"
+	b.noFuse = os.Getenv("SPILLWAY_CUDA_FUSE") == "0"
 	if err := b.prepare(); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("cuda: %w", err)

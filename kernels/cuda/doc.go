@@ -38,7 +38,8 @@
 //     that reads it next (q8Out), once a block-quantized weight is loaded.
 //     That quantization is sw_quant_q8's arithmetic on the rounded output,
 //     and the memo that lets MatMul skip its own is keyed by the output's
-//     write generation, so it never serves stale data.
+//     write generation, so it never serves stale data. SPILLWAY_CUDA_FUSE=0
+//     runs each fused op as its sequence and turns that quantization off.
 //   - Q4_K and Q6_K have decode GEMVs of their own and F16/BF16 take two
 //     rows a warp; SPILLWAY_CUDA_GEMV=generic selects the generic kernels
 //     instead, for side-by-side measurement (BenchmarkGEMVGraph runs both).

@@ -13,6 +13,11 @@ var (
 // AddRMSNorm: x (T, d) += r (T, d); out (T, d) = RMSNorm(x)·w, in one
 // launch of sw_rmsnorm (kernels.AddRMSNormer).
 func (b *Backend) AddRMSNorm(out, x, r, w kernels.Tensor, eps float32) {
+	if b.noFuse {
+		b.Add(x, x, r)
+		b.RMSNorm(out, x, w, eps)
+		return
+	}
 	b.rmsnorm("AddRMSNorm", out, x, &r, w, eps)
 }
 
@@ -20,6 +25,12 @@ func (b *Backend) AddRMSNorm(out, x, r, w kernels.Tensor, eps float32) {
 // slots of layer, in one launch of sw_rope_kv (kernels.RoPEStoreKVer).
 func (b *Backend) RoPEStoreKV(q, k, v kernels.Tensor, pos []int32, p kernels.RoPEParams, c *kernels.KVCache, layer int, slots []int32) {
 	const op = "RoPEStoreKV"
+	if b.noFuse {
+		b.RoPE(q, pos, p)
+		b.RoPE(k, pos, p)
+		b.StoreKV(c, layer, k, v, slots)
+		return
+	}
 	kc, vc := cacheLayer(op, c, layer)
 	float(op, "q", q)
 	checkRoPE(op, q, pos, p)

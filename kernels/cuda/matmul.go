@@ -108,9 +108,13 @@ func (b *Backend) MatMulN(outs []kernels.Tensor, x kernels.Tensor, ws []kernels.
 	if len(outs) != len(ws) {
 		panic(fmt.Sprintf("cuda: MatMulN: %d outputs for %d weights", len(outs), len(ws)))
 	}
+	group := gemvGroupMax
+	if b.noFuse {
+		group = 1
+	}
 	for i := 0; i < len(ws); {
 		j := i + 1
-		for j < len(ws) && j-i < gemvGroupMax && sameGroup(outs[i], ws[i], outs[j], ws[j]) {
+		for j < len(ws) && j-i < group && sameGroup(outs[i], ws[i], outs[j], ws[j]) {
 			j++
 		}
 		b.matmulGroup(outs[i:j], x, ws[i:j])
@@ -308,7 +312,7 @@ func q8Key(x kernels.Tensor) q8memo {
 // sw_quant_q8 (one launch less a layer for each such op), and any later
 // write to out or to the scratch makes it quantize again.
 func (b *Backend) q8Out(out kernels.Tensor) (qx, ds uint64, ok bool) {
-	if !b.quantW || out.Rows == 0 || out.Rows > gemvLoopMaxT || out.Cols%32 != 0 {
+	if b.noFuse || !b.quantW || out.Rows == 0 || out.Rows > gemvLoopMaxT || out.Cols%32 != 0 {
 		return 0, 0, false
 	}
 	qx, ds = b.q8Scratch(out.Rows, out.Cols)
