@@ -81,3 +81,14 @@ cuda:
 	cmake -S . -B build/cuda -DSPILLWAY_CUDA_ARCHS="$(CUDA_ARCHS)" -DSPILLWAY_CUDA_PTX="$(CUDA_PTX)" -DSPILLWAY_CUDA_WERROR=$(CUDA_WERROR)
 	cmake --build build/cuda
 	cp build/cuda/spillway.fatbin kernels/cuda/fatbin/spillway.fatbin
+
+# The CUDA emulator (kernels/cuda/emu): the kernels compiled for the host
+# behind a stand-in libcuda.so.1, so that the CUDA backend's tests run the
+# kernels here, without a GPU (the kernels must be built by make cuda too:
+# the backend insists on an embedded fatbin, which the emulator ignores).
+.PHONY: cuda-emu test-cuda-emu
+cuda-emu:
+	kernels/cuda/emu/build.sh build/cuda-emu
+
+test-cuda-emu: cuda-emu
+	SPILLWAY_CUDA_DRIVER=$(CURDIR)/build/cuda-emu/libcuda.so.1 $(GO) test -count=1 ./kernels/cuda/

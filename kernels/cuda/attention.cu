@@ -33,7 +33,7 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 		    int H, int KV, int hd, int hc, float scale, int window, float *part,
 		    float2 *pml, int8_t *qx, float4 *ds) {
 	pdl_enter();
-	extern __shared__ float sh[];
+	DYNAMIC_SMEM(float, sh);
 	int4 tile = tiles[blockIdx.x];
 	int seq = tile.x, row0 = tile.y, nrows = tile.z;
 	int G = H / KV, nhc = (G + hc - 1) / hc;

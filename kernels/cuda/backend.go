@@ -63,8 +63,14 @@ func init() {
 // New opens device o.Device. Activations are F16 unless o.ActDType is
 // BF16. The errors say why CUDA cannot run here: no driver, no device, or
 // a binary built without kernels.
+// SPILLWAY_CUDA_DRIVER names another driver library, such as the emulator
+// of emu/ that tests the kernels' logic on a machine without a GPU.
 func New(o kernels.Options) (*Backend, error) {
-	return open(o, driverLib, fatbinFS)
+	lib := driverLib
+	if l := os.Getenv("SPILLWAY_CUDA_DRIVER"); l != "" {
+		lib = l
+	}
+	return open(o, lib, fatbinFS)
 }
 
 func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {

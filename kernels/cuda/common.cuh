@@ -13,6 +13,12 @@
 
 #define KERNEL extern "C" __global__
 
+// DYNAMIC_SMEM declares the launch's dynamic shared memory (the emulator,
+// emu/emu.h, defines it its own way).
+#ifndef DYNAMIC_SMEM
+#define DYNAMIC_SMEM(type, name) extern __shared__ type name[]
+#endif
+
 // pdl_enter opens every kernel, before it touches global memory. When the
 // host launches kernels with programmatic dependent launch (sm_90 and up,
 // see pdl.go), a kernel may start while the one before it still runs:

@@ -23,6 +23,12 @@
 //   - Each fast path has its slow reference: kernels/ref through the
 //     conformance suite on a GPU, and the block decoders of quant.cuh,
 //     compiled for the host, against kernels/quant here.
+//   - The kernels also run without a GPU: emu/ compiles them for the host
+//     behind a stand-in libcuda.so.1 that runs each block's threads as
+//     fibers (SPILLWAY_CUDA_DRIVER names it; make test-cuda-emu, which CI
+//     runs). It checks their logic (indexing, barriers, shuffles, graph
+//     capture, fused against unfused), not their speed, and not what only
+//     hardware does (memory ordering between blocks, PDL overlap).
 //   - A decode step can be recorded once per batch-size bucket and replayed
 //     as a CUDA graph (GraphCapturer); the contract is on that interface.
 //   - MatMul of up to 64 tokens runs the GEMV in passes of up to 8, with
