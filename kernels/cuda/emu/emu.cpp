@@ -15,6 +15,7 @@
 // their parameters are copied by type when a launch is issued or captured,
 // as the driver does. build.sh compiles with -fno-strict-aliasing: the
 // kernels read words through other types, as nvcc lets them.
+// SPILLWAY_EMU_TRACE=1 prints every launch (and captured launch) to stderr.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,11 @@ int launch(void *s, const void *fn, dim3 grid, dim3 blk, unsigned smem, void **p
 	if (fn == nullptr || grid.x * grid.y * grid.z == 0 || blk.x * blk.y * blk.z == 0 ||
 	    blk.x * blk.y * blk.z > 1024)
 		return 1; // CUDA_ERROR_INVALID_VALUE
+	static const bool trace = getenv("SPILLWAY_EMU_TRACE") != nullptr;
+	if (trace)
+		fprintf(stderr, "cuda-emu: %s %s grid (%u,%u,%u) block (%u,%u,%u)\n",
+			s != nullptr && ((stream *)s)->capturing ? "capture" : "launch", ((const emu_kernel *)fn)->name,
+			grid.x, grid.y, grid.z, blk.x, blk.y, blk.z);
 	op o{};
 	o.kind = 0;
 	o.body = ((const emu_kernel *)fn)->bind(params);
