@@ -16,13 +16,15 @@
 #      beside llama.cpp's llama-bench when LLAMA_BENCH names one, and the
 #      forward-pass rate with SPILLWAY_CUDA_GEMV=generic,
 #      SPILLWAY_CUDA_PDL=0 and SPILLWAY_CUDA_FUSE=0 beside the defaults;
+#      profile: each kernel's GPU time a decode token (ncu at the run's
+#      clocks, scripts/ncu-summary.py) for both models;
 #      batch: batched decode at 1, 8, 32, 128, 256 sequences and prefill
 #      at 512 and 4096 tokens (spillway bench model) on the q4_k_m model;
 #   5. writes bench/results/gpu-<date>-<gpu>.md (device, driver, commit,
 #      figures) and exits non-zero when a check failed.
 # Usage: scripts/gpu-check.sh [-n TOKENS]   (decode length, default 256)
 # Environment: GPU_CHECK_STEPS (default "conf oracle equiv bw gemv decode
-# batch"), GPU_CHECK_LOGS (log folder, default a temporary one),
+# profile batch"), GPU_CHECK_LOGS (log folder, default a temporary one),
 # GPU_CHECK_STEP_TIMEOUT (seconds a step may run, default 900),
 # LLAMA_BENCH (a CUDA build of llama.cpp's llama-bench to compare with;
 # LLAMA_BENCH_WAIT seconds to wait for it while it builds),
@@ -32,7 +34,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 ntok=256
 [ "${1:-}" = "-n" ] && ntok=$2
-steps=" ${GPU_CHECK_STEPS:-conf oracle equiv bw gemv decode batch} "
+steps=" ${GPU_CHECK_STEPS:-conf oracle equiv bw gemv decode profile batch} "
 step_to=${GPU_CHECK_STEP_TIMEOUT:-900}
 want() { case "$steps" in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -99,8 +101,8 @@ fi
 # The 8B models take minutes to write: start them now, beside the tests.
 mkdir -p models
 types=""
-{ want decode || want batch; } && types="q4_k_m"
-want decode && types="$types f16"
+{ want decode || want batch || want profile; } && types="q4_k_m"
+{ want decode || want profile; } && types="$types f16"
 for typ in $types; do
 	m="models/llama-3-8b-$typ.gguf"
 	[ -f "$m" ] || (bin/spillway mkmodel --preset llama-3-8b --type "$typ" --quiet -o "$m.tmp" >"$logs/mkmodel-$typ.log" 2>&1 && mv "$m.tmp" "$m") &
@@ -202,6 +204,22 @@ for typ in $types; do
 	ab_rows="$ab_rows$row |\n"
 done
 
+# Profile: each kernel's GPU time a token, at the clocks the run gets (not
+# ncu's base clocks) and with warm caches, for both models.
+profile_md=""
+if want profile; then
+	ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+	for typ in $types; do
+		m="models/llama-3-8b-$typ.gguf"
+		wait
+		[ -f "$m" ] && [ -x "$ncu" ] || { profile_md="$profile_md\n$typ: not run (no model or no ncu)\n"; continue; }
+		timeout "$step_to" "$ncu" --clock-control none --cache-control none --graph-profiling node --csv \
+			--metrics gpu__time_duration.sum bin/spillway bench model --model "$m" --device cuda -p 0 -n 8 -r 1 \
+			>"$logs/ncu-$typ.csv" 2>"$logs/ncu-$typ.log"
+		profile_md="$profile_md\n### $typ\n\n$(python3 scripts/ncu-summary.py "$logs/ncu-$typ.csv" 2>&1)\n"
+	done
+fi
+
 # Batched decode and prefill (the q4_k_m model).
 batch_table=""
 if want batch; then
@@ -250,6 +268,11 @@ mkdir -p bench/results
 		echo "| weights | defaults | SPILLWAY_CUDA_GEMV=generic | SPILLWAY_CUDA_PDL=0 | SPILLWAY_CUDA_FUSE=0 | all three off |"
 		echo "|---|---|---|---|---|---|"
 		printf "%b" "$ab_rows"
+	fi
+	if want profile; then
+		echo
+		echo "## Where a decode token's GPU time goes (ncu, per kernel, synthetic Llama-3-8B)"
+		printf "%b" "$profile_md"
 	fi
 	if want batch; then
 		echo
