@@ -286,6 +286,19 @@ void issue(void *s, op o) {
 	exec(o);
 }
 
+// issue_mem issues a copy (kind 1) or a memset (kind 2) on stream s.
+int issue_mem(void *s, int kind, void *dst, const void *src, size_t n, unsigned char byte) {
+	std::lock_guard<std::mutex> l(mu);
+	op o{};
+	o.kind = kind;
+	o.dst = dst;
+	o.src = src;
+	o.n = n;
+	o.byte = byte;
+	issue(s, std::move(o));
+	return 0;
+}
+
 struct graph {
 	std::vector<op> ops;
 };
@@ -415,24 +428,10 @@ int cuMemFreeHost(void *p) {
 	return 0;
 }
 int cuMemsetD8Async(dptr p, unsigned char v, size_t n, void *s) {
-	std::lock_guard<std::mutex> l(mu);
-	op o{};
-	o.kind = 2;
-	o.dst = (void *)p;
-	o.byte = v;
-	o.n = n;
-	issue(s, std::move(o));
-	return 0;
+	return issue_mem(s, 2, (void *)p, nullptr, n, v);
 }
 int cuMemcpyHtoDAsync_v2(dptr dst, const void *src, size_t n, void *s) {
-	std::lock_guard<std::mutex> l(mu);
-	op o{};
-	o.kind = 1;
-	o.dst = (void *)dst;
-	o.src = src;
-	o.n = n;
-	issue(s, std::move(o));
-	return 0;
+	return issue_mem(s, 1, (void *)dst, src, n, 0);
 }
 int cuMemcpyDtoHAsync_v2(void *dst, dptr src, size_t n, void *s) {
 	std::lock_guard<std::mutex> l(mu);
@@ -442,14 +441,7 @@ int cuMemcpyDtoHAsync_v2(void *dst, dptr src, size_t n, void *s) {
 	return 0;
 }
 int cuMemcpyDtoDAsync_v2(dptr dst, dptr src, size_t n, void *s) {
-	std::lock_guard<std::mutex> l(mu);
-	op o{};
-	o.kind = 1;
-	o.dst = (void *)dst;
-	o.src = (const void *)src;
-	o.n = n;
-	issue(s, std::move(o));
-	return 0;
+	return issue_mem(s, 1, (void *)dst, (const void *)src, n, 0);
 }
 int cuStreamCreate(void **s, unsigned) {
 	*s = new stream{};
