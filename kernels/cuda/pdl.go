@@ -35,28 +35,38 @@ func (b *Backend) enablePDL() {
 	}
 }
 
-// probePDL runs x → 2x → 4x as two dependent sw_add launches, eagerly and
-// then as a captured graph, and checks the result.
+// probePDL runs what a decode step does between kernels: y = x + x, then
+// an async copy of c = 2x from pinned host memory, then z = y + c, both
+// eagerly and as a captured, replayed graph, and checks that z = 4x.
 func (b *Backend) probePDL() (err error) {
 	const n = 1 << 16
-	buf, err := b.g.alloc(3 * 4 * n) // x, 2x, 4x: F32 (n,) each
+	buf, err := b.g.alloc(4 * 4 * n) // x, y, c, z: F32 (n,) each
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, b.g.free(buf)) }()
-	x, y, z := buf, buf+4*n, buf+8*n
-	src := make([]byte, 4*n)
+	pin, err := b.g.hostAlloc(4 * n)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, b.g.hostFree(pin)) }()
+	x, y, c, z := buf, buf+4*n, buf+8*n, buf+12*n
+	src, twice := make([]byte, 4*n), hostBytes(pin, 4*n)
 	for i := 0; i < n; i++ {
 		putFloat(src[4*i:], float32(i%1000))
+		putFloat(twice[4*i:], float32(2*(i%1000)))
 	}
 	if err := b.g.htod(x, src); err != nil {
 		return err
 	}
 	f := b.g.fns["sw_add"]
-	add := func(out, a uint64) error {
+	add := func(out, a, bb uint64) error {
 		var v argv
-		v.ptr(out).i32(int(kernels.F32)).ptr(a).i32(int(kernels.F32)).ptr(a).i32(int(kernels.F32)).i32(0).i32(n).i64(n)
+		v.ptr(out).i32(int(kernels.F32)).ptr(a).i32(int(kernels.F32)).ptr(bb).i32(int(kernels.F32)).i32(0).i32(n).i64(n)
 		return b.g.launch(f, [3]int{gridFor(n, ewThreads, b.g.info.sms), 1, 1}, [3]int{ewThreads, 1, 1}, 0, &v)
+	}
+	step := func() error {
+		return errors.Join(add(y, x, x), b.g.htodAsync(c, pin, 4*n), add(z, y, c))
 	}
 	check := func(how string) error {
 		got := make([]byte, 4*n)
@@ -71,19 +81,19 @@ func (b *Backend) probePDL() (err error) {
 		}
 		return nil
 	}
-	if err := errors.Join(add(y, x), add(z, y), b.g.sync()); err != nil {
+	if err := errors.Join(step(), b.g.sync()); err != nil {
 		return err
 	}
 	if err := check("eager"); err != nil {
 		return err
 	}
-	if err := b.g.memsetAsync(z, 4*n); err != nil {
+	if err := errors.Join(b.g.memsetAsync(c, 4*n), b.g.memsetAsync(z, 4*n)); err != nil {
 		return err
 	}
 	if err := b.g.captureBegin(); err != nil {
 		return err
 	}
-	lerr := errors.Join(add(y, x), add(z, y))
+	lerr := step()
 	exec, err := b.g.captureEnd()
 	if err = errors.Join(lerr, err); err != nil {
 		return err

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package cuda
 
 import (
@@ -41,4 +43,23 @@ func TestKernelsEnterPDL(t *testing.T) {
 	if n < 15 { // the macros define many kernels each
 		t.Fatalf("found only %d kernels", n)
 	}
+}
+
+// TestPDLProbe: on sm_90 and newer (and on the emulator, which reports
+// 9.0) programmatic dependent launch passes its probe and is on, unless
+// SPILLWAY_CUDA_PDL=0 turns it off; the error says why it is not.
+func TestPDLProbe(t *testing.T) {
+	be := newCUDA(t, 0)
+	defer be.Close()
+	switch {
+	case os.Getenv("SPILLWAY_CUDA_PDL") == "0":
+		if be.g.pdl {
+			t.Fatal("PDL is on with SPILLWAY_CUDA_PDL=0")
+		}
+	case be.g.info.cc < 90:
+		t.Skipf("skipping: %s has no PDL", be.Device())
+	case !be.g.pdl:
+		t.Fatalf("PDL is off on %s: %v", be.Device(), be.pdlErr)
+	}
+	t.Logf("%s", be.Device())
 }
