@@ -90,5 +90,9 @@ cuda:
 cuda-emu:
 	kernels/cuda/emu/build.sh build/cuda-emu
 
+# The CUDA backend's own tests, then the llama.cpp oracle on the CUDA
+# backend for the small real models (decode steps as recorded graphs).
 test-cuda-emu: cuda-emu
 	SPILLWAY_CUDA_DRIVER=$(CURDIR)/build/cuda-emu/libcuda.so.1 $(GO) test -count=1 ./kernels/cuda/
+	SPILLWAY_CUDA_DRIVER=$(CURDIR)/build/cuda-emu/libcuda.so.1 SPILLWAY_TEST_BACKEND=cuda \
+	  $(GO) test -count=1 -run 'TestOracle/(stories260K|TinyStories-656K-(f32|Q8_0))$$' ./engine/
