@@ -27,6 +27,11 @@
 //     allowed bound) with t.Logf, so tolerances can be read off a -v run.
 //   - Run closes each backend it was given (one per op group) when that
 //     group ends.
+//   - What a backend fuses (kernels.AddRMSNormer, RoPEStoreKVer,
+//     MultiMatMuler, and work an op does ahead for the next) must equal
+//     the op sequence it stands for on that same backend bit for bit
+//     (group Fused, fused.go); the sequence meets the reference through
+//     the other groups.
 //   - The package imports only the standard library, kernels, kernels/quant
 //     and kernels/ref.
 package conformance
