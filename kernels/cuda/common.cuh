@@ -178,14 +178,6 @@ static __device__ __forceinline__ gseg gemv_seg(GEMV_GROUP_PARAMS) {
 	return gseg{out2, w2, n2, W2, b - nb0 - nb1};
 }
 
-// gemv_row locates this warp: its row and its index among the W warps of
-// the row, for block blk of its matrix.
-static __device__ __forceinline__ void gemv_row(int W, int blk, int *row, int *wi) {
-	int warp = threadIdx.x >> 5;
-	*row = blk * (GEMV_WARPS / W) + warp / W;
-	*wi = warp % W;
-}
-
 // gemv_rows locates this warp for a kernel of R rows a warp: its first
 // row and its index among the W warps of those rows; and zeroes acc.
 template <int R, int NT>
@@ -245,12 +237,6 @@ static __device__ __forceinline__ void gemv_store_rows(void *out, int odt, float
 						st(out, odt, (long long)t * n + row0 + r, acc[r][t]);
 }
 
-// gemv_store is gemv_store_rows of one row.
-template <int NT>
-static __device__ __forceinline__ void gemv_store(void *out, int odt, float *acc, int row, int n,
-						  int T, int W) {
-	gemv_store_rows<1, NT>(out, odt, (float(*)[NT])acc, row, n, T, W);
-}
 
 // Byte size of a row of k elements of type dt (k a multiple of the block).
 static __device__ __forceinline__ long long row_bytes(int dt, int k) {

@@ -5,6 +5,8 @@ package cuda
 import (
 	"bytes"
 	"testing"
+
+	"spillway/kernels"
 )
 
 // TestGemvSplit: the warps per row of the GEMV for Llama-3-8B's shapes and
@@ -31,7 +33,7 @@ func TestGemvSplit(t *testing.T) {
 			if w != tc.want {
 				t.Fatalf("gemvSplit(%d, %d) = %d, want %d", tc.n, tc.pieces, w, tc.want)
 			}
-			for _, R := range []int{1, q4kRows} {
+			for _, R := range []int{1, ownGemvs[kernels.Q4_K].rows} {
 				g := gemvGrid(tc.n, w, R)
 				rowsPerBlock := gemvThreads / 32 / w * R
 				if g[0]*rowsPerBlock < tc.n || (g[0]-1)*rowsPerBlock >= tc.n {

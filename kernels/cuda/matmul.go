@@ -54,15 +54,8 @@ func gemvGrid(n, W, R int) [3]int {
 // unless SPILLWAY_CUDA_GEMV=generic asks for the generic kernel of one
 // row a warp, which is kept for side-by-side measurement.
 func (b *Backend) gemvKernel(dt kernels.DType, nt int) (name string, rows, unit int) {
-	if !b.gemvGeneric {
-		switch dt {
-		case kernels.Q4_K:
-			return ownGemvNames[0][nt], q4kRows, 32
-		case kernels.Q6_K:
-			return ownGemvNames[1][nt], q6kRows, 64
-		case kernels.F16, kernels.BF16:
-			return strings.Replace(gemvName(dt, nt), "16_", "16_r2_", 1), 2, 8
-		}
+	if own, ok := ownGemvs[dt]; ok && !b.gemvGeneric {
+		return own.names[nt], own.rows, own.unit
 	}
 	unit = 32 // a piece: one block of the q8 activations
 	if !dt.Quantized() {
@@ -71,20 +64,33 @@ func (b *Backend) gemvKernel(dt kernels.DType, nt int) (name string, rows, unit 
 	return gemvName(dt, nt), 1, unit
 }
 
-// q4kRows and q6kRows are Q4K_R and Q6K_R of matmul_q4k.cu and
-// matmul_q6k.cu.
-const (
-	q4kRows = 2
-	q6kRows = 2
-)
+// ownGemv is a weight type's own GEMV: its kernels by token count, rows a
+// warp (Q4K_R, Q6K_R, R of matmul_q4k.cu, matmul_q6k.cu, matmul_f.cu) and
+// elements of a lane's unit.
+type ownGemv struct {
+	names      [gemvMaxT + 1]string
+	rows, unit int
+}
 
-// ownGemvNames are the kernels of gemvKernel's own cases, by token count.
-var ownGemvNames = func() (names [2][gemvMaxT + 1]string) {
-	for t := 1; t <= gemvMaxT; t++ {
-		names[0][t] = strings.Replace(gemvName(kernels.Q4_K, t), "q4_k", "q4k", 1)
-		names[1][t] = strings.Replace(gemvName(kernels.Q6_K, t), "q6_k", "q6k", 1)
+var ownGemvs = func() map[kernels.DType]ownGemv {
+	m := map[kernels.DType]ownGemv{}
+	for _, c := range []struct {
+		dt         kernels.DType
+		from, to   string // gemvName's type part and the own kernel's
+		rows, unit int
+	}{
+		{kernels.Q4_K, "q4_k", "q4k", 2, 32},
+		{kernels.Q6_K, "q6_k", "q6k", 2, 64},
+		{kernels.F16, "f16", "f16_r2", 2, 8},
+		{kernels.BF16, "bf16", "bf16_r2", 2, 8},
+	} {
+		g := ownGemv{rows: c.rows, unit: c.unit}
+		for t := 1; t <= gemvMaxT; t++ {
+			g.names[t] = strings.Replace(gemvName(c.dt, t), "_"+c.from+"_", "_"+c.to+"_", 1)
+		}
+		m[c.dt] = g
 	}
-	return names
+	return m
 }()
 
 // MatMul: out (T, n) = x (T, k) @ w (n, k)ᵀ. w may be any weight type; out
@@ -196,32 +202,22 @@ func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs f
 	if blocks == 0 {
 		return
 	}
+	var sg [gemvGroupMax]gemvSeg // the unused ones are zero: no rows, no blocks
+	copy(sg[:], segs)
 	for t0 := 0; t0 < T; t0 += gemvMaxT {
 		nt := min(gemvMaxT, T-t0)
 		var a argv
-		for i := range gemvGroupMax {
-			var p uint64
-			if i < len(segs) {
-				p = segs[i].po + uint64(t0*segs[i].rowBytes)
-			}
-			a.ptr(p)
+		for _, s := range sg {
+			a.ptr(s.po + uint64(t0*s.rowBytes))
 		}
-		for i := range gemvGroupMax {
-			var p uint64
-			if i < len(segs) {
-				p = segs[i].pw
-			}
-			a.ptr(p)
+		for _, s := range sg {
+			a.ptr(s.pw)
 		}
-		for i := range gemvGroupMax {
-			n := 0
-			if i < len(segs) {
-				n = segs[i].n
-			}
-			a.i32(n)
+		for _, s := range sg {
+			a.i32(s.n)
 		}
-		for i := range gemvGroupMax {
-			a.i32(W[i])
+		for _, w := range W {
+			a.i32(w)
 		}
 		a.i32(nb[0]).i32(nb[1]).i32(int(odt))
 		xargs(&a, t0)
@@ -378,13 +374,10 @@ func kernelNames() []string {
 			names = append(names, fmt.Sprintf("sw_gemv_%s_%d", s, nt))
 		}
 	}
-	for _, own := range ownGemvNames {
+	for _, own := range ownGemvs {
 		for _, nt := range gemvTokens {
-			names = append(names, own[nt])
+			names = append(names, own.names[nt])
 		}
-	}
-	for _, nt := range gemvTokens {
-		names = append(names, fmt.Sprintf("sw_gemv_f16_r2_%d", nt), fmt.Sprintf("sw_gemv_bf16_r2_%d", nt))
 	}
 	return names
 }

@@ -2,26 +2,22 @@
 //   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8
 // for up to three matrices W of one type and one x per launch (gseg).
 // x arrives quantized by sw_quant_q8 (qx int8 (T, k), ds float4 (T, k/32)).
-// W warps per weight row (gemv_row): lane l of warp i decodes pieces
+// W warps per weight row (gemv_rows): lane l of warp i decodes pieces
 // 32i+l, 32i+l+32W, ... of the row once and takes the dp4a dot product with
 // every token's 32 activations, so the weights are read once for all T
 // tokens; FP32 accumulation, one warp reduction per token, then one over
-// the row's W warps (gemv_store).
+// the row's W warps (gemv_store_rows).
 #include "common.cuh"
 
 template <int DT, int NT>
 static __device__ __forceinline__ void gemv_q(gseg g, int odt, const int8_t *qx,
 					      const float4 *ds, int k, int T) {
-	void *out = g.out;
 	const uint8_t *w = (const uint8_t *)g.w;
 	int n = g.n, W = g.W;
 	int lane = threadIdx.x & 31, row, wi;
-	gemv_row(W, g.blk, &row, &wi);
+	float acc[1][NT];
+	gemv_rows<1, NT>(g, &row, &wi, acc);
 	int np = k >> 5;
-	float acc[NT];
-#pragma unroll
-	for (int t = 0; t < NT; t++)
-		acc[t] = 0.0f;
 	const uint8_t *wr = w + (long long)row * row_bytes(DT, k);
 	for (int p = 32 * wi + lane; row < n && p < np; p += 32 * W) {
 		uint32_t v[8];
@@ -34,11 +30,11 @@ static __device__ __forceinline__ void gemv_q(gseg g, int odt, const int8_t *qx,
 				int4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
 				int32_t xv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
 				float4 s = __ldg(ds + (long long)t * np + p);
-				acc[t] += q_dot32(v, a, b, xv, s.x, s.y, s.z);
+				acc[0][t] += q_dot32(v, a, b, xv, s.x, s.y, s.z);
 			}
 		}
 	}
-	gemv_store<NT>(out, odt, acc, row, n, T, W);
+	gemv_store_rows<1, NT>(g.out, odt, acc, row, n, T, W);
 }
 
 #define GEMV_Q(name, DT, NT)                                                                       \
