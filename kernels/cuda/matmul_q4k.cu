@@ -32,13 +32,10 @@ static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *q
 		int sb = u >> 3, c = (u >> 1) & 3, h = u & 1;
 		uint4 q[Q4K_R], hd[Q4K_R];
 #pragma unroll
-		for (int r = 0; r < Q4K_R; r++) {
-			q[r] = hd[r] = make_uint4(0, 0, 0, 0);
-			if (row0 + r < g.n) {
-				const uint8_t *blk = w + (row0 + r) * rb + 144LL * sb;
-				hd[r] = __ldg((const uint4 *)blk);
-				q[r] = __ldg((const uint4 *)(blk + 16) + (u & 7));
-			}
+		for (int r = 0; r < Q4K_R; r++) { // rows past n read row n-1; their sums are dropped
+			const uint8_t *blk = w + min(row0 + r, g.n - 1) * rb + 144LL * sb;
+			hd[r] = __ldg((const uint4 *)blk);
+			q[r] = __ldg((const uint4 *)(blk + 16) + (u & 7));
 		}
 #pragma unroll
 		for (int t = 0; t < NT; t++) {

@@ -6,8 +6,8 @@
 // pieces of a half super-block, 64 weights from 48 bytes, none read twice)
 // of each of its warp's Q6K_R rows per trip, and loads the unit's
 // activations once for all of them. Super-blocks of 210 bytes sit at
-// 2-byte-aligned offsets, so 16 bytes are read as five aligned words and
-// funnel-shifted into place (matmul_q.cu's generic decoder reads Q6_K two
+// 2-byte-aligned offsets, so 16 bytes are read as the aligned words that
+// cover them, funnel-shifted into place (matmul_q.cu's generic decoder reads Q6_K two
 // bytes at a time). Lane l of warp wi of a row's W takes units 32wi + l,
 // +32W, ...; sums are FP32.
 #include "common.cuh"
@@ -47,8 +47,8 @@ static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *q
 		uint32_t ql0[Q6K_R][4], ql1[Q6K_R][4], qh[Q6K_R][4], scw[Q6K_R][2];
 		float d[Q6K_R];
 #pragma unroll
-		for (int r = 0; r < Q6K_R; r++) {
-			const uint8_t *blk = w + (row0 + min(r, g.n - 1 - row0)) * rb + 210LL * sb;
+		for (int r = 0; r < Q6K_R; r++) { // rows past n read row n-1; their sums are dropped
+			const uint8_t *blk = w + min(row0 + r, g.n - 1) * rb + 210LL * sb;
 			ld_a2<4>(blk + 64 * h + 16 * e, ql0[r]);
 			ld_a2<4>(blk + 64 * h + 32 + 16 * e, ql1[r]);
 			ld_a2<4>(blk + 128 + 32 * h + 16 * e, qh[r]);
