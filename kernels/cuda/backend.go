@@ -40,8 +40,9 @@ type Backend struct {
 	scr     scratch
 	q8      q8memo
 	quantW  bool // a block-quantized weight is loaded (see q8Out)
-	// gemvGeneric runs Q4_K through the generic GEMV (gemvKernel):
-	// SPILLWAY_CUDA_GEMV=generic, for side-by-side measurement.
+	// gemvGeneric runs every weight type through the generic GEMV
+	// (gemvKernel): SPILLWAY_CUDA_GEMV=generic, for side-by-side
+	// measurement.
 	gemvGeneric bool
 	pdlErr      error // why PDL is off although allowed (pdl.go)
 	// noFuse runs every fused op as its sequence of ops and skips the

@@ -86,7 +86,7 @@ func BenchmarkGEMVGraph(b *testing.B) {
 	for _, dt := range types {
 		for _, s := range shapes {
 			b.Run(fmt.Sprintf("%s/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k, false) })
-			if dt != kernels.Q8_0 && dt != kernels.Q4_0 && dt != kernels.Q5_K { // own kernels, beside the generic one
+			if _, own := ownGemvs[dt]; own { // its own kernel, beside the generic one
 				b.Run(fmt.Sprintf("%s-generic/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k, true) })
 			}
 		}

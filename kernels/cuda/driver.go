@@ -282,16 +282,14 @@ func (g *gpu) sync() error {
 // launch runs f on the stream; args hold one value per 8-byte slot. With
 // g.pdl set it launches with programmatic dependent launch (see pdl.go).
 func (g *gpu) launch(f unsafe.Pointer, grid, block [3]int, smem int, args *argv) error {
+	op, pdl := "cuLaunchKernel", C.int(0)
 	if g.pdl {
-		return check("cuLaunchKernelEx", C.shim_launch_pdl(g.ctx, f,
-			C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
-			C.uint(block[0]), C.uint(block[1]), C.uint(block[2]),
-			C.uint(smem), g.stream, (*C.ulonglong)(unsafe.Pointer(&args.v[0])), C.int(args.n)))
+		op, pdl = "cuLaunchKernelEx", 1
 	}
-	return check("cuLaunchKernel", C.shim_launch(g.ctx, f,
+	return check(op, C.shim_launch(g.ctx, f,
 		C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
 		C.uint(block[0]), C.uint(block[1]), C.uint(block[2]),
-		C.uint(smem), g.stream, (*C.ulonglong)(unsafe.Pointer(&args.v[0])), C.int(args.n)))
+		C.uint(smem), g.stream, (*C.ulonglong)(unsafe.Pointer(&args.v[0])), C.int(args.n), pdl))
 }
 
 // hasLaunchEx says whether the driver can launch with attributes.

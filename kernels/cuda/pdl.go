@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -74,8 +75,7 @@ func (b *Backend) probePDL() (err error) {
 			return err
 		}
 		for i := 0; i < n; i++ {
-			u := uint32(got[4*i]) | uint32(got[4*i+1])<<8 | uint32(got[4*i+2])<<16 | uint32(got[4*i+3])<<24
-			if v, want := math.Float32frombits(u), float32(4*(i%1000)); v != want {
+			if v, want := math.Float32frombits(binary.LittleEndian.Uint32(got[4*i:])), float32(4*(i%1000)); v != want {
 				return fmt.Errorf("PDL probe (%s): element %d is %g, want %g", how, i, v, want)
 			}
 		}

@@ -228,38 +228,27 @@ int shim_module_function(void *ctx, void **fn, void *mod, const char *name) {
 // 8 = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
 int shim_func_max_smem(void *ctx, void *fn, int bytes) { CUR(ctx); return d.func_attr(fn, 8, bytes); }
 
+int shim_has_launch_ex(void) { return d.launch_ex != NULL; }
+
+// With pdl, the launch carries CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_
+// SERIALIZATION (6): the kernel may start before the previous one on the
+// stream ends, and waits for it itself (pdl_enter in common.cuh).
 int shim_launch(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
 		unsigned by, unsigned bz, unsigned smem, void *stream, unsigned long long *args,
-		int nargs) {
+		int nargs, int pdl) {
 	void *params[32];
-	if (nargs < 0 || nargs > 32)
+	if (nargs < 0 || nargs > 32 || (pdl && d.launch_ex == NULL))
 		return 1; // CUDA_ERROR_INVALID_VALUE
 	for (int i = 0; i < nargs; i++)
 		params[i] = &args[i];
 	CUR(ctx);
-	return d.launch(fn, gx, gy, gz, bx, by, bz, smem, stream, params, NULL);
-}
-
-int shim_has_launch_ex(void) { return d.launch_ex != NULL; }
-
-// shim_launch_pdl is shim_launch with programmatic dependent launch
-// (CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6): the kernel
-// may start before the previous one on the stream ends, and waits for it
-// itself (pdl_enter in common.cuh).
-int shim_launch_pdl(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-		    unsigned by, unsigned bz, unsigned smem, void *stream, unsigned long long *args,
-		    int nargs) {
-	void *params[32];
-	if (nargs < 0 || nargs > 32 || d.launch_ex == NULL)
-		return 1; // CUDA_ERROR_INVALID_VALUE
-	for (int i = 0; i < nargs; i++)
-		params[i] = &args[i];
+	if (!pdl)
+		return d.launch(fn, gx, gy, gz, bx, by, bz, smem, stream, params, NULL);
 	struct sh_launch_attr attr;
 	memset(&attr, 0, sizeof attr);
 	attr.id = 6;
 	attr.v.i = 1;
 	struct sh_launch_config cfg = {gx, gy, gz, bx, by, bz, smem, stream, &attr, 1};
-	CUR(ctx);
 	return d.launch_ex(&cfg, fn, params, NULL);
 }
 

@@ -59,17 +59,13 @@ int shim_func_max_smem(void *ctx, void *fn, int bytes);
 
 // shim_launch launches fn with nargs parameters; each one sits in its own
 // 8-byte slot of args (pointers whole, 4-byte ints and floats in the low
-// half), which is how the kernel reads them on a little-endian host.
+// half), which is how the kernel reads them on a little-endian host. pdl
+// launches with programmatic dependent launch, through cuLaunchKernelEx,
+// which shim_has_launch_ex says the driver has.
 int shim_launch(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz,
 		unsigned bx, unsigned by, unsigned bz, unsigned smem, void *stream,
-		unsigned long long *args, int nargs);
-
-// shim_has_launch_ex says whether the driver has cuLaunchKernelEx, which
-// shim_launch_pdl (same arguments as shim_launch) needs.
+		unsigned long long *args, int nargs, int pdl);
 int shim_has_launch_ex(void);
-int shim_launch_pdl(void *ctx, void *fn, unsigned gx, unsigned gy, unsigned gz,
-		    unsigned bx, unsigned by, unsigned bz, unsigned smem, void *stream,
-		    unsigned long long *args, int nargs);
 
 int shim_event_create(void *ctx, void **ev, int timing);
 int shim_event_record(void *ctx, void *ev, void *stream);
