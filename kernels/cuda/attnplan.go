@@ -28,7 +28,7 @@ func attnSmem(hd int) int { return 4 * (attnUnits*hd + attnKeys*(hd+1) + attnKey
 type attnPlan struct {
 	G, hc, nhc, qr int // group size, query heads per block, head chunks, rows per tile
 	ntiles, W      int // tiles; block-table width
-	nsplit, splitL int // key splits, and the keys a split takes of a full table (the kernel shares each tile's own keys)
+	nsplit         int // key splits (the kernel shares each tile's own keys among them)
 	T, nseq        int
 }
 
@@ -59,9 +59,9 @@ func planAttention(ab *kernels.AttnBatch, bs, sms int) attnPlan {
 		p.nsplit = min((want+blocks-1)/blocks, (keys+255)/256, maxSplits)
 		p.nsplit = max(p.nsplit, 1)
 	}
-	p.splitL = (keys + p.nsplit - 1) / p.nsplit
-	p.splitL = (p.splitL + attnKeys - 1) / attnKeys * attnKeys
-	p.nsplit = (keys + p.splitL - 1) / p.splitL
+	// As many splits as whole 32-key shares of a full table fill.
+	share := ((keys+p.nsplit-1)/p.nsplit + attnKeys - 1) / attnKeys * attnKeys
+	p.nsplit = (keys + share - 1) / share
 	return p
 }
 

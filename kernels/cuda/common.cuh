@@ -237,7 +237,6 @@ static __device__ __forceinline__ void gemv_store_rows(void *out, int odt, float
 						st(out, odt, (long long)t * n + row0 + r, acc[r][t]);
 }
 
-
 // Byte size of a row of k elements of type dt (k a multiple of the block).
 static __device__ __forceinline__ long long row_bytes(int dt, int k) {
 	switch (dt) {
