@@ -106,14 +106,17 @@ func (s *Sampler) processedLogprobs(res *Result, vals []float32, d *dist) {
 	if n == 0 {
 		return
 	}
+	// Keyed by the logprob itself, not by the weight: two weights that
+	// round to the same float32 may come from logits an ulp apart, and
+	// the tie (lower id first) would then list a larger logprob second.
 	var buf [MaxTopLogprobs]cand
 	t := newTopSet(buf[:], n)
 	for _, c := range d.cands {
-		t.offer(c)
+		t.offer(cand{c.id, lp(c.id)})
 	}
 	top := t.sorted()
 	res.Top = make([]TokenLogprob, len(top))
 	for i, c := range top {
-		res.Top[i] = TokenLogprob{c.id, lp(c.id)}
+		res.Top[i] = TokenLogprob{c.id, c.w}
 	}
 }
