@@ -6,7 +6,7 @@ MODEL   ?=
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 TINY    := models/tiny-q8_0.gguf
-FUZZTIME ?= 10m
+FUZZTIME ?= 30s
 
 .PHONY: all build run test test-go test-nocgo lint bench bench-kernels fuzz clean deps
 
@@ -65,7 +65,7 @@ bench: build
 	  $(if $(BASELINE_URL),--baseline-url $(BASELINE_URL)) $(BENCH_ARGS)
 
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./engine/gguf/
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz-all.sh $(FUZZ)
 
 clean:
 	rm -rf bin build
