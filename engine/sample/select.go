@@ -6,7 +6,8 @@ import (
 )
 
 // cand is a candidate token and a key: a logit while selecting the top k,
-// a weight exp((l-max)/T) once the distribution is built.
+// a weight exp((l-max)/T) once the distribution is built, a logprob when
+// processedLogprobs ranks Result.Top.
 type cand struct {
 	id int32
 	w  float32
