@@ -33,6 +33,20 @@ static __device__ __forceinline__ void pdl_enter() {
 #endif
 }
 
+// pdl_prefetch_l2 asks L2 for bytes [0, n) of p, the block's threads
+// taking 128-byte lines in turn. A kernel launched with PDL calls it on
+// its weights before pdl_enter, so their first bytes come from L2 once the
+// kernel before it has finished. A prefetch only fills L2, which is
+// coherent for device memory, so even data that kernel still writes would
+// be read correctly; weights are never written. Without PDL it is skipped.
+static __device__ __forceinline__ void pdl_prefetch_l2(const void *p, long long n) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	const char *c = (const char *)p;
+	for (long long o = 128LL * threadIdx.x; o < n; o += 128LL * blockDim.x)
+		asm volatile("prefetch.global.L2 [%0];" ::"l"(c + o));
+#endif
+}
+
 // ld reads element i of a float tensor of type dt (F32, F16 or BF16).
 static __device__ __forceinline__ float ld(const void *p, int dt, long long i) {
 	if (dt == QT_F32)
@@ -157,17 +171,21 @@ struct gseg {
 	    int n1, int n2, int W0, int W1, int W2, int nb0, int nb1
 #define GEMV_GROUP_ARGS out0, out1, out2, w0, w1, w2, n0, n1, n2, W0, W1, W2, nb0, nb1
 
-// GEMV_Q8_KERNELS(name, fn) defines sw_gemv_<name>_<NT> for NT = 1, 2, 4,
-// 8: fn<NT> over 8-bit activations (qx, ds) for a type of its own.
-#define GEMV_Q8_KERNEL(name, fn, NT)                                                               \
+// GEMV_Q8_KERNELS(name, fn, R, SB) defines sw_gemv_<name>_<NT> for NT =
+// 1, 2, 4, 8: fn<NT> over 8-bit activations (qx, ds) for a type of its
+// own, R rows a warp, SB bytes per 256-element super-block. Each block
+// prefetches its rows of W before it waits for the kernel before it.
+#define GEMV_Q8_KERNEL(name, fn, R, SB, NT)                                                        \
 	KERNEL void sw_gemv_##name##_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx,            \
 					  const float4 *ds, int k, int T) {                        \
+		gseg g = gemv_seg(GEMV_GROUP_ARGS);                                                 \
+		gemv_prefetch(g, R, (long long)(k >> 8) * (SB));                                    \
 		pdl_enter();                                                                       \
-		fn<NT>(gemv_seg(GEMV_GROUP_ARGS), odt, qx, ds, k, T);                               \
+		fn<NT>(g, odt, qx, ds, k, T);                                                       \
 	}
-#define GEMV_Q8_KERNELS(name, fn)                                                                  \
-	GEMV_Q8_KERNEL(name, fn, 1) GEMV_Q8_KERNEL(name, fn, 2) GEMV_Q8_KERNEL(name, fn, 4)         \
-	GEMV_Q8_KERNEL(name, fn, 8)
+#define GEMV_Q8_KERNELS(name, fn, R, SB)                                                           \
+	GEMV_Q8_KERNEL(name, fn, R, SB, 1) GEMV_Q8_KERNEL(name, fn, R, SB, 2)                       \
+	GEMV_Q8_KERNEL(name, fn, R, SB, 4) GEMV_Q8_KERNEL(name, fn, R, SB, 8)
 
 static __device__ __forceinline__ gseg gemv_seg(GEMV_GROUP_PARAMS) {
 	int b = blockIdx.x;
@@ -176,6 +194,15 @@ static __device__ __forceinline__ gseg gemv_seg(GEMV_GROUP_PARAMS) {
 	if (b < nb0 + nb1)
 		return gseg{out1, w1, n1, W1, b - nb0};
 	return gseg{out2, w2, n2, W2, b - nb0 - nb1};
+}
+
+// gemv_prefetch prefetches into L2 the rows of g's W that this block
+// takes (R rows a warp, rb bytes a row; see gemv_rows).
+static __device__ __forceinline__ void gemv_prefetch(const gseg &g, int R, long long rb) {
+	int rows = GEMV_WARPS / g.W * R, r0 = g.blk * rows;
+	int r1 = min(r0 + rows, g.n);
+	if (r1 > r0)
+		pdl_prefetch_l2((const char *)g.w + r0 * rb, (r1 - r0) * rb);
 }
 
 // gemv_rows locates this warp for a kernel of R rows a warp: its first

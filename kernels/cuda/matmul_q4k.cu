@@ -58,4 +58,4 @@ static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *q
 	gemv_store_rows<Q4K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
 }
 
-GEMV_Q8_KERNELS(q4k, gemv_q4k)
+GEMV_Q8_KERNELS(q4k, gemv_q4k, Q4K_R, 144)

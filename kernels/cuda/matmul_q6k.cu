@@ -85,4 +85,4 @@ static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *q
 	gemv_store_rows<Q6K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
 }
 
-GEMV_Q8_KERNELS(q6k, gemv_q6k)
+GEMV_Q8_KERNELS(q6k, gemv_q6k, Q6K_R, 210)

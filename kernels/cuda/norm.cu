@@ -39,6 +39,7 @@ static __device__ __forceinline__ void rms_out(void *out, int odt, long long i, 
 // and blockDim.x % 32 == 0 so that every group lies in one warp.
 KERNEL void sw_rmsnorm(void *out, int odt, void *x, int xdt, const void *r, int rdt, const void *w,
 		       int wdt, int d, float eps, int8_t *qx, float4 *ds) {
+	pdl_prefetch_l2(w, (long long)d * esize(wdt)); // read after the reduction
 	pdl_enter();
 	__shared__ float red[32];
 	long long o = (long long)blockIdx.x * d;

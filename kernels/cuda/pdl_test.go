@@ -10,10 +10,12 @@ import (
 	"testing"
 )
 
-// TestKernelsEnterPDL: every kernel's first statement is pdl_enter(). With
-// programmatic dependent launch a kernel may start before the one it
-// depends on has finished; one that touched memory before the wait would
-// race, silently (pdl.go).
+// TestKernelsEnterPDL: every kernel opens with pdl_enter(), after at most
+// a prologue that reads no memory: prefetches into L2 (coherent, so they
+// cannot race) and the GEMV's choice of its matrix from its arguments.
+// With programmatic dependent launch a kernel may start before the one it
+// depends on has finished; one that read or wrote memory before the wait
+// would race, silently (pdl.go).
 func TestKernelsEnterPDL(t *testing.T) {
 	files, err := filepath.Glob("*.cu*") // .cu and .cuh
 	if err != nil || len(files) == 0 {
@@ -33,9 +35,12 @@ func TestKernelsEnterPDL(t *testing.T) {
 			if open < 0 {
 				t.Fatalf("%s: kernel %s has no body", f, name)
 			}
-			body := strings.TrimLeft(s[m[1]+open+1:], " \t\\\n")
-			if !strings.HasPrefix(body, "pdl_enter();") {
-				t.Errorf("%s: kernel %s does not start with pdl_enter()", f, name)
+			body := s[m[1]+open+1:]
+			enter := strings.Index(body, "pdl_enter();")
+			if enter < 0 {
+				t.Errorf("%s: kernel %s does not call pdl_enter()", f, name)
+			} else if bad := prologueStatement(body[:enter]); bad != "" {
+				t.Errorf("%s: kernel %s runs %q before pdl_enter()", f, name, bad)
 			}
 			n++
 		}
@@ -43,6 +48,31 @@ func TestKernelsEnterPDL(t *testing.T) {
 	if n < 15 { // the macros define many kernels each
 		t.Fatalf("found only %d kernels", n)
 	}
+}
+
+// pdlPrologue: the statements a kernel may run before pdl_enter().
+var pdlPrologue = []string{"pdl_prefetch_l2(", "gemv_prefetch(", "gseg g = gemv_seg(GEMV_GROUP_ARGS);"}
+
+// prologueStatement returns the first statement of src (a kernel body up
+// to its pdl_enter) that pdlPrologue does not allow, or "".
+func prologueStatement(src string) string {
+	for _, st := range strings.Split(src, ";") {
+		if i := strings.Index(st, "//"); i >= 0 {
+			st = st[:i]
+		}
+		st = strings.Trim(st, " \t\\\n")
+		if st == "" {
+			continue
+		}
+		ok := false
+		for _, p := range pdlPrologue {
+			ok = ok || strings.HasPrefix(st+";", p)
+		}
+		if !ok {
+			return st
+		}
+	}
+	return ""
 }
 
 // TestPDLProbe: on sm_90 and newer (and on the emulator, which reports
@@ -62,4 +92,18 @@ func TestPDLProbe(t *testing.T) {
 		t.Fatalf("PDL is off on %s: %v", be.Device(), be.pdlErr)
 	}
 	t.Logf("%s", be.Device())
+}
+
+func TestPrologueStatement(t *testing.T) {
+	for _, c := range []struct{ src, bad string }{
+		{"\n\t", ""},
+		{" \\\n\t\tgseg g = gemv_seg(GEMV_GROUP_ARGS); \\\n\t\tgemv_prefetch(g, R, rb); \\\n\t\t", ""},
+		{"\n\tpdl_prefetch_l2(w, n); // before the wait\n\t", ""},
+		{"\n\tfloat v = x[0];\n\t", "float v = x[0]"},
+		{"\n\tpdl_prefetch_l2(w, n);\n\tout[0] = 1.0f;\n\t", "out[0] = 1.0f"},
+	} {
+		if got := prologueStatement(c.src); got != c.bad {
+			t.Errorf("prologueStatement(%q) = %q, want %q", c.src, got, c.bad)
+		}
+	}
 }
