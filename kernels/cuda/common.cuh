@@ -38,7 +38,8 @@ static __device__ __forceinline__ void pdl_enter() {
 // its weights before pdl_enter, so their first bytes come from L2 once the
 // kernel before it has finished. A prefetch only fills L2, which is
 // coherent for device memory, so even data that kernel still writes would
-// be read correctly; weights are never written. Without PDL it is skipped.
+// be read correctly; weights are never written. Below sm_90 (no PDL) it
+// compiles to nothing; launched without PDL it just precedes the loads.
 static __device__ __forceinline__ void pdl_prefetch_l2(const void *p, long long n) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 	const char *c = (const char *)p;
