@@ -172,21 +172,21 @@ struct gseg {
 	    int n1, int n2, int W0, int W1, int W2, int nb0, int nb1
 #define GEMV_GROUP_ARGS out0, out1, out2, w0, w1, w2, n0, n1, n2, W0, W1, W2, nb0, nb1
 
-// GEMV_Q8_KERNELS(name, fn, R, SB) defines sw_gemv_<name>_<NT> for NT =
-// 1, 2, 4, 8: fn<NT> over 8-bit activations (qx, ds) for a type of its
-// own, R rows a warp, SB bytes per 256-element super-block. Each block
-// prefetches its rows of W before it waits for the kernel before it.
-#define GEMV_Q8_KERNEL(name, fn, R, SB, NT)                                                        \
+// GEMV_Q8_KERNELS(name, fn, R, DT) defines sw_gemv_<name>_<NT> for NT =
+// 1, 2, 4, 8: fn<NT> over 8-bit activations (qx, ds) for weights of type
+// DT, R rows a warp. Each block prefetches its rows of W before it waits
+// for the kernel before it.
+#define GEMV_Q8_KERNEL(name, fn, R, DT, NT)                                                        \
 	KERNEL void sw_gemv_##name##_##NT(GEMV_GROUP_PARAMS, int odt, const int8_t *qx,            \
 					  const float4 *ds, int k, int T) {                        \
 		gseg g = gemv_seg(GEMV_GROUP_ARGS);                                                 \
-		gemv_prefetch(g, R, (long long)(k >> 8) * (SB));                                    \
+		gemv_prefetch(g, R, row_bytes(DT, k));                                             \
 		pdl_enter();                                                                       \
 		fn<NT>(g, odt, qx, ds, k, T);                                                       \
 	}
-#define GEMV_Q8_KERNELS(name, fn, R, SB)                                                           \
-	GEMV_Q8_KERNEL(name, fn, R, SB, 1) GEMV_Q8_KERNEL(name, fn, R, SB, 2)                       \
-	GEMV_Q8_KERNEL(name, fn, R, SB, 4) GEMV_Q8_KERNEL(name, fn, R, SB, 8)
+#define GEMV_Q8_KERNELS(name, fn, R, DT)                                                           \
+	GEMV_Q8_KERNEL(name, fn, R, DT, 1) GEMV_Q8_KERNEL(name, fn, R, DT, 2)                       \
+	GEMV_Q8_KERNEL(name, fn, R, DT, 4) GEMV_Q8_KERNEL(name, fn, R, DT, 8)
 
 static __device__ __forceinline__ gseg gemv_seg(GEMV_GROUP_PARAMS) {
 	int b = blockIdx.x;

@@ -23,7 +23,7 @@ static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *q
 						const float4 *ds, int k, int T) {
 	int lane = threadIdx.x & 31, W = g.W;
 	int np = k >> 5; // chunks per row, as many as pieces (q8 blocks)
-	long long rb = (long long)(k >> 8) * 144;
+	long long rb = row_bytes(QT_Q4_K, k);
 	const uint8_t *w = (const uint8_t *)g.w;
 	float acc[Q4K_R][NT];
 	int row0, wi;
@@ -58,4 +58,4 @@ static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *q
 	gemv_store_rows<Q4K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
 }
 
-GEMV_Q8_KERNELS(q4k, gemv_q4k, Q4K_R, 144)
+GEMV_Q8_KERNELS(q4k, gemv_q4k, Q4K_R, QT_Q4_K)

@@ -37,7 +37,7 @@ static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *q
 						const float4 *ds, int k, int T) {
 	int lane = threadIdx.x & 31, W = g.W;
 	int nu = k >> 6, np = k >> 5; // units and pieces (q8 blocks) per row
-	long long rb = (long long)(k >> 8) * 210;
+	long long rb = row_bytes(QT_Q6_K, k);
 	const uint8_t *w = (const uint8_t *)g.w;
 	float acc[Q6K_R][NT];
 	int row0, wi;
@@ -85,4 +85,4 @@ static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *q
 	gemv_store_rows<Q6K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
 }
 
-GEMV_Q8_KERNELS(q6k, gemv_q6k, Q6K_R, 210)
+GEMV_Q8_KERNELS(q6k, gemv_q6k, Q6K_R, QT_Q6_K)
