@@ -27,7 +27,8 @@
 # profile batch"), GPU_CHECK_LOGS (log folder, default a temporary one),
 # GPU_CHECK_STEP_TIMEOUT (seconds a step may run, default 900),
 # LLAMA_BENCH (a CUDA build of llama.cpp's llama-bench to compare with;
-# LLAMA_BENCH_WAIT seconds to wait for it while it builds),
+# LLAMA_BENCH_WAIT seconds to wait for it while it builds; LLAMA_BENCH_ARGS
+# extra flags for it, such as "-fa 1" for its flash-attention decode),
 # SPILLWAY_SHARED (the test data, default ../shared).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -161,7 +162,9 @@ llama_tg() {
 	[ -n "${LLAMA_BENCH:-}" ] || return 0
 	for _ in $(seq "${LLAMA_BENCH_WAIT:-0}"); do [ -x "$LLAMA_BENCH" ] && break; sleep 1; done
 	[ -x "$LLAMA_BENCH" ] || { echo "gpu-check: no $LLAMA_BENCH" >&2; return 0; }
-	timeout "$step_to" "$LLAMA_BENCH" -m "$1" -ngl 99 -p 0 -n "$ntok" -r 3 -o json >"$logs/llama-$2.json" 2>"$logs/llama-$2.log" || return 0
+	# shellcheck disable=SC2086 # LLAMA_BENCH_ARGS is a list of flags
+	timeout "$step_to" "$LLAMA_BENCH" -m "$1" -ngl 99 -p 0 -n "$ntok" -r 3 ${LLAMA_BENCH_ARGS:-} -o json \
+		>"$logs/llama-$2.json" 2>"$logs/llama-$2.log" || return 0
 	python3 -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))[0]["avg_ts"])' "$logs/llama-$2.json" 2>/dev/null
 }
 decode_rows=""
@@ -258,7 +261,7 @@ mkdir -p bench/results
 		echo
 		echo "## Single-stream decode (synthetic Llama-3-8B, $ntok tokens, greedy)"
 		echo
-		echo "| weights | GB read per token | tok/s | GB/s | of bandwidth bound | tok/s with --enforce-eager | llama.cpp llama-bench tg$ntok tok/s |"
+		echo "| weights | GB read per token | tok/s | GB/s | of bandwidth bound | tok/s with --enforce-eager | llama.cpp llama-bench tg$ntok${LLAMA_BENCH_ARGS:+ $LLAMA_BENCH_ARGS} tok/s |"
 		echo "|---|---|---|---|---|---|---|"
 		printf "%b" "$decode_rows"
 		echo
