@@ -10,10 +10,10 @@
 # point is called. llama-bench's decode benchmark with flash attention
 # (-fa 1 -p 0) never calls cuBLAS: quantized weights go through its own
 # mmvq kernels, F16 ones through its own mul_mat_vec, and attention through
-# its flash-attention kernels. Run it as
-#   LD_LIBRARY_PATH=DIR DIR/llama-bench -m M -ngl 99 -fa 1 -p 0 -n 128
-# or through gpu-check.sh with LLAMA_BENCH=DIR/llama-bench and
-# LLAMA_BENCH_ARGS="-fa 1" (with LD_LIBRARY_PATH=DIR exported).
+# its flash-attention kernels. DIR/llama-bench.sh runs it with the packed
+# libraries (and only it: nothing else sees them):
+#   DIR/llama-bench.sh -m M -ngl 99 -fa 1 -p 0 -n 128
+# or through gpu-check.sh: LLAMA_BENCH=DIR/llama-bench.sh LLAMA_BENCH_ARGS="-fa 1".
 # Usage: scripts/llama-pack.sh LLAMA_SRC TARBALL   (about 20 minutes on 2 cores;
 # LLAMA_BUILD=DIR keeps the CMake build there, so a second run only packs)
 set -euo pipefail
@@ -65,5 +65,11 @@ for l in libcudart.so.11.0 libgomp.so.1 libstdc++.so.6; do
 	[ -n "$p" ] || { echo "llama-pack: no $l here" >&2; exit 1; }
 	cp -L "$p" "$pack/"
 done
+cat >"$pack/llama-bench.sh" <<'SH'
+#!/bin/sh
+d=$(dirname "$0")
+LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$d/llama-bench" "$@"
+SH
+chmod +x "$pack/llama-bench.sh"
 tar -cf - -C "$pack" . | xz -T0 >"$out"
 ls -la "$out"
