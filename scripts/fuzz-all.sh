@@ -31,7 +31,7 @@ while read -r file name; do
 		echo "ok    $dir $name (deadline race, golang/go#75804: no input written)"
 	else
 		failed=1
-		echo "FAIL  $dir $name${new:+: $corpus/$new}"
+		echo "FAIL  $dir $name${new:+: $(sed "s|^|$corpus/|" <<<"$new" | paste -sd ' ')}"
 		tail -n 20 <<<"$out" | sed 's/^/      /'
 	fi
 done < <(grep -rn --include='*_test.go' '^func Fuzz' . | sed 's|^\./||; s|:.*func | |; s|(.*||' | sort)
