@@ -1,29 +1,40 @@
 // AVX2 tiles over packed Q4_0 weights (pack.c): C rows of x (1..6) against
 // one 16-row panel, for every T. The panel's 4-bit weights u stay unsigned
-// and meet x's signed bytes in maddubs; the zero point 8 of Q4_0 comes in
-// through the X32 rows' second array, which the driver has scaled to
-// c = −8·d·Σq, so a block adds dw·(dx·Σu·q + c) with two FMAs.
+// and meet x's signed bytes in maddubs.
 //
 // A 32-byte load holds 4 elements of panel rows 0–7 in its low nibbles and
 // the same 4 elements of rows 8–15 in its high nibbles, so one broadcast of
 // x's 4 bytes serves both halves: per block, row of x and 8 panel rows,
 // 4 broadcasts, 8 maddubs and 8 int16 adds (a pair of products of 15 and
-// 127 is at most 3810, eight of them 30480: no saturation), one madd to
-// int32, one convert, two FMAs. With 8-row panels (one broadcast per
-// maddubs, tiles of 8+8 rows) 16 rows of x took 13% longer: 2.47 against
-// 2.18 ns per block, row of x and 8 panel rows on one Zen 3 core. The
-// unpacking (an AND and a shift per 64 weights) is shared by the C rows.
-// Tiles of 1–2 rows keep their float accumulators in registers, wider ones
-// in memory (an FMA from it and a store per block, which the load/store
-// ports absorb), so the 16 registers hold the int16 sums. Every output adds
-// its blocks in the same order with the same operations whatever the
-// tile, so a row's results do not depend on the rows beside it.
+// 127 is at most 3810, eight of them 30480: no saturation). Each output
+// row then has two int16 sums, over the block's elements 4i, 4i+1 and
+// 4i+2, 4i+3. The epilogue subtracts the zero point from them (8·Σq over
+// the same elements, X32's a[b][2..3]: the difference Σ(u−8)·q is at most
+// 16256, so the wrapping subtraction is exact), and one madd with x's
+// integer scale m (a[b][0..1], d = m·g) adds the two and scales them,
+// exactly in int32 (at most 16384·32512). A convert and one FMA by the
+// weights' scale add the block; the row's grid g multiplies the sum once at
+// the end. That is a madd, a subtraction, a convert and one FMA per block,
+// row of x and 8 panel rows, against a madd, a convert and two FMAs with a
+// float scale for x: the multiply pipes, which maddubs keeps busy, get one
+// op fewer (2–3% faster tiles on Zen 3).
+//
+// With 8-row panels (one broadcast per maddubs, tiles of 8+8 rows) 16 rows
+// of x took 13% longer: 2.47 against 2.18 ns per block, row of x and 8
+// panel rows on one Zen 3 core. The unpacking (an AND and a shift per 64
+// weights) is shared by the C rows. Tiles of 1–2 rows keep their float
+// accumulators in registers, wider ones in memory (an FMA from it and a
+// store per block, which the load/store ports absorb), so the 16 registers
+// hold the int16 sums. Every output adds its blocks in the same order with
+// the same operations whatever the tile, so a row's results do not depend
+// on the rows beside it.
 #if defined(__x86_64__)
 #include "avx2.h"
 
 #define XDECL(j)                                                                       \
 	const uint8_t *x##j = mm->x + (size_t)(t0 + j) * mm->xstride;                     \
-	const float *d##j = x32_d(x##j, k), *c##j = x32_s(x##j, k);
+	const uint8_t *z##j = (const uint8_t *)x32_a(x##j, k);                            \
+	const float g##j = *x32_g(x##j, k);
 #define DECL(j)                                                                        \
 	__m256 a##j = _mm256_setzero_ps(), e##j = _mm256_setzero_ps();                    \
 	XDECL(j)
@@ -37,11 +48,10 @@
 		u##j = h == 0 ? p : _mm256_add_epi16(u##j, p);                                 \
 		KEEP(u##j);                                                                    \
 	}
-// f = dx·Σu·q + c for the int16 sums v of one half of the panel; the two
-// halves share dx and c, loaded once (the stores to acc between them
-// could alias x's floats, so the compiler would load them twice).
-#define BLOCKF(v) _mm256_fmadd_ps(dx, _mm256_cvtepi32_ps(_mm256_madd_epi16(v, ones)), cx)
-#define XSCALES(j) const __m256 dx = _mm256_set1_ps(d##j[b]), cx = _mm256_set1_ps(c##j[b]);
+// m·Σ(u−8)·q as float for the int16 sums v of one half of the panel; the
+// two halves share x's m and zero point, loaded once.
+#define BLOCKF(v) _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_sub_epi16(v, zx), mx))
+#define XSCALES(j) const __m256i mx = bcast4(z##j + 8 * b), zx = bcast4(z##j + 8 * b + 4);
 #define EPI(j)                                                                         \
 	{                                                                                  \
 		XSCALES(j)                                                                     \
@@ -49,7 +59,7 @@
 		e##j = _mm256_fmadd_ps(dw1, BLOCKF(u##j), e##j);                              \
 	}
 #define SDECL(j) __m256i s##j, u##j;
-#define STORE(j) store_halves(mm->out + (size_t)(t0 + j) * mm->ldo + r0, a##j, e##j, nr);
+#define STORE(j) store_halves(mm->out + (size_t)(t0 + j) * mm->ldo + r0, _mm256_mul_ps(a##j, _mm256_set1_ps(g##j)), _mm256_mul_ps(e##j, _mm256_set1_ps(g##j)), nr);
 
 // The panel rows' outputs [0, nr) of one row of x, from its two halves.
 FORCE void store_halves(float *dst, __m256 lo, __m256 hi, int nr) {
@@ -94,7 +104,7 @@ FORCE void store_halves(float *dst, __m256 lo, __m256 hi, int nr) {
 #define TILE_OF(NAME, C, D, E, S, ACC, FENCE, PF, SRC)                                      \
 	static void NAME(const sw_mm *mm, const uint8_t *P, uint8_t *U, int t0, int r0, int nr) { \
 		const int k = mm->k, nb = k / QK;                                                     \
-		const __m256i m4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);               \
+		const __m256i m4 = _mm256_set1_epi8(0xF);                                            \
 		(void)m4, (void)U;                                                                    \
 		ACC                                                                                   \
 		REP##C(D)                                                                             \
@@ -129,8 +139,8 @@ TILE(2)
 		_mm256_store_ps(aj + 8, _mm256_fmadd_ps(dw1, BLOCKF(u##j), _mm256_load_ps(aj + 8))); \
 	}
 #define MSTORE(j)                                                                      \
-	store_halves(mm->out + (size_t)(t0 + j) * mm->ldo + r0, _mm256_load_ps(acc + 16 * j), \
-	             _mm256_load_ps(acc + 16 * j + 8), nr);
+	store_halves(mm->out + (size_t)(t0 + j) * mm->ldo + r0, _mm256_mul_ps(_mm256_load_ps(acc + 16 * j), _mm256_set1_ps(g##j)), \
+	             _mm256_mul_ps(_mm256_load_ps(acc + 16 * j + 8), _mm256_set1_ps(g##j)), nr);
 
 // The empty asm keeps acc in memory: promoted to registers, it would spill.
 // tileC_one is a panel's only pass, tileC_keep the first of several,

@@ -1,7 +1,8 @@
-// AVX2 activation quantization (X32, X256) and the legacy-type dot
+// AVX2 activation quantization (X32, X32G, X256) and the legacy-type dot
 // products. Quantization rounds exactly like the scalar path (scale
-// amax/127, multiply by its inverse, round to nearest even), so both ISAs
-// feed the integer dots identical bytes.
+// amax/127, for X32G rounded up to the row's grid by the shared
+// sw_x32_grid; multiply by its inverse, round to nearest even), so both
+// ISAs feed the integer dots identical bytes.
 #if defined(__x86_64__)
 #include "avx2.h"
 #include "unpack.h"
@@ -31,7 +32,7 @@ static inline __m256i quant32(const float *x, __m256 id, __m256i *isum) {
 }
 
 static inline float inv_scale(float amax, float *d) {
-	*d = amax < 1e-30f ? 0.0f : amax / 127.0f; // as quant_block in kscalar.c
+	*d = amax < 1e-30f ? 0.0f : amax / 127.0f; // as quant_block in kscalar.c (X256)
 	return *d != 0 ? 1.0f / *d : 0.0f;
 }
 
@@ -44,6 +45,31 @@ void sw_avx2_xquant32(int k, const float *x, uint8_t *xq) {
 		_mm256_storeu_si256((__m256i *)(xq + QK * b), quant32(x + QK * b, id, &isum));
 		s[b] = d[b] * (float)hsum_i32(isum);
 	}
+}
+
+// The scales come from sw_x32_grid, as on the scalar path.
+void sw_avx2_xquant32g(int k, const float *x, uint8_t *xq) {
+	int nb = k / QK;
+	float *d = (float *)(xq + k), *s = d + nb;
+	int16_t *a = (int16_t *)x32_a(xq, k);
+	const __m256i ones8 = _mm256_set1_epi8(1);
+	for (int b = 0; b < nb; b++) d[b] = amax_f32(x + QK * b, QK);
+	float g = sw_x32_grid(nb, d), ig = 1.0f / g;
+	for (int b = 0; b < nb; b++) {
+		__m256 id = _mm256_set1_ps(d[b] != 0 ? 1.0f / d[b] : 0.0f);
+		__m256i isum, q = quant32(x + QK * b, id, &isum);
+		_mm256_storeu_si256((__m256i *)(xq + QK * b), q);
+		s[b] = d[b] * (float)hsum_i32(isum);
+		// Pair sums (maddubs), then the int16 lanes 0, 2, 4, … and 1, 3,
+		// 5, … added separately: the eight int32 lanes as int16 pairs.
+		__m256i p = _mm256_maddubs_epi16(ones8, q);
+		__m128i h = _mm_add_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+		h = _mm_add_epi16(h, _mm_shuffle_epi32(h, 0x4E));
+		h = _mm_add_epi16(h, _mm_shuffle_epi32(h, 0xB1));
+		int32_t z = _mm_cvtsi128_si32(h);
+		x32_set_aux(a + 4 * b, d[b], ig, (int16_t)(z & 0xFFFF), (int16_t)(z >> 16));
+	}
+	*(float *)x32_g(xq, k) = g;
 }
 
 void sw_avx2_xquant256(int k, const float *x, uint8_t *xq) {
@@ -71,6 +97,7 @@ void sw_avx2_xquant256(int k, const float *x, uint8_t *xq) {
 // decode adds exactly what the panel kernels add.
 void sw_avx2_fill_legacy(sw_isa_table *t) {
 	t->xquant[SW_X32] = sw_avx2_xquant32;
+	t->xquant[SW_X32G] = sw_avx2_xquant32g;
 	t->xquant[SW_X256] = sw_avx2_xquant256;
 }
 

@@ -90,6 +90,18 @@ func (c *cctx) silumul(out, g, u view) error {
 	return status(C.sw_op_silumul(c.p, out.c(), g.c(), u.c()))
 }
 
+// xquant is one row x quantized as MatMul does for weights of wt (nil when
+// they take x as floats).
+func (c *cctx) xquant(wt kernels.DType, x []float32) []byte {
+	n := int(C.sw_op_xquant(c.p, C.int(wt), C.int(len(x)), nil, nil))
+	if n == 0 {
+		return nil
+	}
+	out := make([]byte, n)
+	C.sw_op_xquant(c.p, C.int(wt), C.int(len(x)), (*C.float)(unsafe.Pointer(&x[0])), (*C.uint8_t)(unsafe.Pointer(&out[0])))
+	return out
+}
+
 // matmul reads w's packed twin when packed is not nil.
 func (c *cctx) matmul(out, x, w view, packed unsafe.Pointer) error {
 	return status(C.sw_op_matmul(c.p, out.c(), x.c(), w.c(), (*C.uint8_t)(packed)))

@@ -25,7 +25,6 @@ int sw_pk_rows(int wtype);
 size_t sw_pk_scratch(int wtype, int k, int T);
 // Bytes of one packed panel of k columns; 0 when wtype has no packed form.
 size_t sw_pk_panel_bytes(int wtype, int k);
-float sw_pk_fold(int wtype);
 void sw_pack_q4_0x16(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
 void sw_pack_q6_kx8(int k, int n, const uint8_t *w, size_t wstride, int p0, int p1, uint8_t *dst);
 

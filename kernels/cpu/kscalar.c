@@ -9,6 +9,7 @@
 #include "unpack.h"
 
 int sw_xfmt(int wtype) {
+	if (wtype == SW_Q4_0) return SW_X32G;
 	if (sw_is_legacy(wtype)) return SW_X32;
 	if (sw_is_kquant(wtype)) return SW_X256;
 	return SW_X_F32;
@@ -17,20 +18,17 @@ int sw_xfmt(int wtype) {
 size_t sw_xrow_bytes(int xfmt, int k) {
 	size_t n;
 	switch (xfmt) {
-	case SW_X32: n = (size_t)k + 8 * (size_t)(k / QK); break;
+	case SW_X32:
+	case SW_X32G: n = (size_t)k + 16 * (size_t)(k / QK) + 4; break;
 	case SW_X256: n = (size_t)k + 4 * (size_t)(k / QKK) + 2 * (size_t)(k / 16); break;
 	default: n = 4 * (size_t)k; break;
 	}
 	return (n + 63) & ~(size_t)63;
 }
 
-// Quantize n values with scale d = amax/127 rounding to nearest even (what
-// the SIMD conversion does), returning Σq.
-static int quant_block(const float *x, int8_t *q, int n, float *dout) {
-	float amax = 0;
-	for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
-	// Below 1e-30 the inverse scale would overflow; such a block is zero.
-	float d = amax < 1e-30f ? 0.0f : amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+// Quantize n values by the inverse scale id, rounding to nearest even
+// (what the SIMD conversion does); returns Σq.
+static int quant_by(const float *x, int8_t *q, int n, float id) {
 	int sum = 0;
 	for (int i = 0; i < n; i++) {
 		float v = nearbyintf(x[i] * id);
@@ -38,8 +36,52 @@ static int quant_block(const float *x, int8_t *q, int n, float *dout) {
 		q[i] = (int8_t)iv;
 		sum += iv;
 	}
-	*dout = d;
 	return sum;
+}
+
+static float amax_of(const float *x, int n) {
+	float amax = 0;
+	for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
+	return amax;
+}
+
+// Below 1e-30 the inverse scale would overflow; such a block is zero.
+static float inv_of(float d) { return d != 0 ? 1.0f / d : 0.0f; }
+
+// Quantize n values with scale d = amax/127, returning Σq.
+static int quant_block(const float *x, int8_t *q, int n, float *dout) {
+	float amax = amax_of(x, n);
+	float d = amax < 1e-30f ? 0.0f : amax / 127.0f;
+	*dout = d;
+	return quant_by(x, q, n, inv_of(d));
+}
+
+// The grid g = 2^e puts the largest scale dmax = amax/127 at m in
+// [8192, 16384]; every other block rounds its amax/127 up to the next
+// multiple of g (at least g), so its values still fit in ±127 and its
+// scale is at most 1/m coarser than amax/127 (2^-13 for the largest).
+// m·g and g are exact floats, and the scalings by 2^±e exact. A row
+// without a finite scale keeps its scales and gets g = dmax, so its
+// outputs are not finite either.
+float sw_x32_grid(int nb, float *d) {
+	float dmax = 0;
+	for (int b = 0; b < nb; b++) {
+		d[b] = d[b] < 1e-30f ? 0.0f : d[b] / 127.0f;
+		dmax = fmaxf(dmax, d[b]);
+	}
+	if (dmax == 0) return 1.0f;
+	if (!(dmax < INFINITY)) return dmax;
+	int e;
+	frexpf(dmax, &e); // dmax = f·2^e, f in [0.5, 1)
+	float g = ldexpf(1.0f, e - 14), ig = ldexpf(1.0f, 14 - e);
+	for (int b = 0; b < nb; b++) {
+		if (d[b] == 0) continue;
+		float t = d[b] * ig; // at most 16384
+		int m = (int)t;
+		m += (float)m < t;
+		d[b] = (float)(m > 1 ? m : 1) * g;
+	}
+	return g;
 }
 
 static void xquant32(int k, const float *x, uint8_t *xq) {
@@ -49,6 +91,25 @@ static void xquant32(int k, const float *x, uint8_t *xq) {
 		int sum = quant_block(x + QK * b, (int8_t *)xq + QK * b, QK, &d[b]);
 		s[b] = d[b] * (float)sum;
 	}
+}
+
+static void xquant32g(int k, const float *x, uint8_t *xq) {
+	int nb = k / QK;
+	float *d = (float *)(xq + k), *s = d + nb;
+	int16_t *a = (int16_t *)x32_a(xq, k);
+	const int8_t *q = (const int8_t *)xq;
+	for (int b = 0; b < nb; b++) d[b] = amax_of(x + QK * b, QK);
+	float g = sw_x32_grid(nb, d), ig = 1.0f / g;
+	for (int b = 0; b < nb; b++) {
+		int sum = quant_by(x + QK * b, (int8_t *)xq + QK * b, QK, inv_of(d[b])), z0 = 0, z1 = 0;
+		s[b] = d[b] * (float)sum;
+		for (int i = QK * b; i < QK * (b + 1); i += 4) {
+			z0 += q[i] + q[i + 1];
+			z1 += q[i + 2] + q[i + 3];
+		}
+		x32_set_aux(a + 4 * b, d[b], ig, z0, z1);
+	}
+	*(float *)x32_g(xq, k) = g;
 }
 
 static void xquant256(int k, const float *x, uint8_t *xq) {
@@ -224,7 +285,7 @@ const sw_isa_table sw_scalar_table = {
 		[SW_Q3_K] = dot_q3_k, [SW_Q4_K] = dot_q4_k, [SW_Q5_K] = dot_q5_k,
 		[SW_Q6_K] = dot_q6_k,
 	},
-	.xquant = {[SW_X32] = xquant32, [SW_X256] = xquant256},
+	.xquant = {[SW_X32] = xquant32, [SW_X256] = xquant256, [SW_X32G] = xquant32g},
 	.silumul = silumul_scalar,
 	.fdot = fdot_scalar,
 	.scores = scores_scalar,

@@ -147,3 +147,10 @@ void sw_mm_rows_from_f32(sw_ctx *c, const float *src, sw_tensor out) {
 		c->k->from_f32(out.type, src + (size_t)t * out.cols, out.data + (size_t)t * sw_row_bytes(out.type, out.cols),
 		               out.cols);
 }
+
+size_t sw_op_xquant(sw_ctx *c, int wtype, int k, const float *x, uint8_t *xq) {
+	int f = sw_xfmt(wtype);
+	if (f == SW_X_F32 || !xq) return f == SW_X_F32 ? 0 : sw_xrow_bytes(f, k);
+	c->k->xquant[f](k, x, xq);
+	return sw_xrow_bytes(f, k);
+}

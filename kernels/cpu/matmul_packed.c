@@ -23,7 +23,6 @@ typedef struct {
 typedef struct {
 	sw_ctx *c;
 	const float *xf; // (T, k) F32 activations
-	float fold;      // factor on the X32 rows' s (sw_pk_fold)
 	int nw, upc, nunits;
 	pk_part part[SW_MAXW];
 } pk_job;
@@ -36,10 +35,6 @@ static void pk_quant(void *arg, int ith, int nth) {
 	for (int t; (t = sw_pool_next(j->c->pool)) < mm->T;) {
 		uint8_t *row = (uint8_t *)mm->x + (size_t)t * mm->xstride;
 		q(mm->k, j->xf + (size_t)t * mm->k, row);
-		if (j->fold != 1.0f) {
-			float *sv = (float *)x32_s(row, mm->k);
-			for (int b = 0; b < mm->k / QK; b++) sv[b] *= j->fold;
-		}
 	}
 }
 
@@ -97,7 +92,7 @@ int sw_op_matmul_packed(sw_ctx *c, int nw, sw_tensors out_, sw_tensor x, sw_tens
 	uint8_t *s = c->scratch;
 	const float *xf = (const float *)x.data;
 	if (xbytes) xf = sw_mm_rows_to_f32(c, x, (float *)(s + qbytes));
-	pk_job j = {.c = c, .xf = xf, .fold = sw_pk_fold(wt), .nw = nw};
+	pk_job j = {.c = c, .xf = xf, .nw = nw};
 	uint8_t *ob = s + qbytes + xbytes;
 	for (int i = 0; i < nw; i++) {
 		float *of = obytes[i] ? (float *)ob : (float *)outs[i].data;

@@ -33,6 +33,10 @@ int sw_op_silumul(sw_ctx *c, sw_tensor out, sw_tensor gate, sw_tensor up);
 int sw_op_storekv(sw_ctx *c, sw_tensor kc, sw_tensor vc, sw_tensor k, sw_tensor v, const int32_t *slots);
 // packed: w's packed twin (sw_op_pack), or NULL to read w as it is.
 int sw_op_matmul(sw_ctx *c, sw_tensor out, sw_tensor x, sw_tensor w, const uint8_t *packed);
+// One row x (k,) quantized as MatMul quantizes it for weights of wtype,
+// into xq (sw_xrow_bytes of its format); its size, or 0 when weights of
+// wtype take x as floats. For tests.
+size_t sw_op_xquant(sw_ctx *c, int wtype, int k, const float *x, uint8_t *xq);
 // Bytes of the packed twin of a weight of this type and shape, or 0 when
 // the context's kernels keep such weights as they are.
 size_t sw_pack_bytes(sw_ctx *c, int type, int rows, int cols);

@@ -54,10 +54,6 @@ size_t sw_pk_panel_bytes(int wtype, int k) {
 	}
 }
 
-// The factor the packed kernels of wtype want the X32 rows' s = d·Σq
-// scaled by: −8 folds Q4_0's zero point into it (w = d·(u − 8)).
-float sw_pk_fold(int wtype) { return wtype == SW_Q4_0 ? -8.0f : 1.0f; }
-
 // Row row's block b: its 32 4-bit values in element order (sw_unpack32)
 // and its F16 scale; zeros for a row past n.
 static void q4_0_row(const uint8_t *w, size_t wstride, int row, int n, int b, uint8_t u[QK], uint8_t d[2]) {

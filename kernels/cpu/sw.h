@@ -46,15 +46,36 @@ static inline size_t sw_row_bytes(int t, int n) {
 }
 
 // Internal activation formats: a row of x (k,) quantized once per MatMul.
-//   X32:  q int8 (k,) | d float (k/32,) | s float (k/32,)   s = d·Σq
+//   X32:  q int8 (k,) | d float (k/32,) | s float (k/32,) | a int16 (k/32, 4) | g float
+//         s = d·Σq, d = amax/127 as llama.cpp rounds activations for
+//         these weights; a and g unset.
+//   X32G: X32 (Q4_0's) with d = m·g: m = a[b][0] = a[b][1] an integer
+//         ≤ 16384, g a power of two shared by the row (sw_x32_grid), so
+//         that Q4_0's packed tiles apply d with one integer madd; a[b][2],
+//         a[b][3] are 8·Σ of the block's q at positions 4i, 4i+1 and at
+//         4i+2, 4i+3 (Q4_0's zero point, subtracted from those tiles'
+//         int16 sums). The other Q4_0 kernels read it as X32.
 //   X256: q int8 (k,) | d float (k/256,) | bs int16 (k/16,) bs = Σq per 16
 // Values lie in [-127, 127] (never -128), so a pair of products of an
 // unsigned 6-bit weight and q fits maddubs' int16 without saturation.
-enum { SW_X_F32 = 0, SW_X32 = 1, SW_X256 = 2 };
+enum { SW_X_F32 = 0, SW_X32 = 1, SW_X256 = 2, SW_X32G = 3 };
 int sw_xfmt(int wtype);                 // which format weights of wtype want
 size_t sw_xrow_bytes(int xfmt, int k);  // row stride, a multiple of 64
 static inline const float *x32_d(const uint8_t *r, int k) { return (const float *)(r + k); }
 static inline const float *x32_s(const uint8_t *r, int k) { return (const float *)(r + k) + k / QK; }
+static inline const int16_t *x32_a(const uint8_t *r, int k) { return (const int16_t *)(x32_s(r, k) + k / QK); }
+static inline const float *x32_g(const uint8_t *r, int k) { return (const float *)(x32_a(r, k) + 4 * (k / QK)); }
+// X32G's scales: d[b] holds the block's amax on entry and its scale m·g
+// on return; returns the row's grid g. Shared by every ISA's xquant32g,
+// so they all quantize with the same scales.
+float sw_x32_grid(int nb, float *d);
+// X32G's a[b] for a block of scale d (ig = 1/g) whose q sum to z0 over the
+// positions 4i, 4i+1 and to z1 over 4i+2, 4i+3.
+static inline void x32_set_aux(int16_t *a, float d, float ig, int z0, int z1) {
+	a[0] = a[1] = (int16_t)(d < 32768.0f / ig ? d * ig : 0); // m; 0 on a row without finite scales
+	a[2] = (int16_t)(8 * z0);
+	a[3] = (int16_t)(8 * z1);
+}
 static inline const float *x256_d(const uint8_t *r, int k) { return (const float *)(r + k); }
 static inline const int16_t *x256_bs(const uint8_t *r, int k) {
 	return (const int16_t *)(r + k + 4 * (k / QKK));
@@ -104,7 +125,7 @@ typedef struct {
 	sw_dot_fn dot[SW_NTYPES];
 	sw_dotn_fn dotn[SW_NTYPES]; // NULL: dot row by row
 	sw_dotr_fn dotr[SW_NTYPES]; // when set, small T uses it instead of dot and dotn
-	sw_xquant_fn xquant[3];
+	sw_xquant_fn xquant[4];
 	sw_gemm_fn gemm[SW_NTYPES]; // NULL: no panel kernel, use dot for all T
 	int gemm_rows[SW_NTYPES];   // rows of w per panel
 	int gemm_min_t[SW_NTYPES];  // rows of x from which the panel kernel wins
