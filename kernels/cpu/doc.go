@@ -49,8 +49,9 @@
 //     the k-quants; values in [-127, 127]) in exact integer block sums, as
 //     llama.cpp does; float weights use F32 FMA. For Q4_0 a block's scale
 //     amax/127 is rounded up to a power-of-two grid shared by the row
-//     (X32G: the largest at 8192–16384 steps, so at most 2^-13 coarser),
-//     which lets the packed tiles apply it in one integer madd; the other
+//     (X32G: the largest scale is 8192–16384 steps, so a scale grows by
+//     less than 2^-13 of the largest), which lets the packed tiles apply it
+//     in one integer madd; the other
 //     types keep llama.cpp's scales exactly. Packed weights run one
 //     tile kernel for every T (Q4_0: 1 to 6 rows of x per tile, several
 //     passes over a panel from 7 rows on, the first keeping its unpacked
