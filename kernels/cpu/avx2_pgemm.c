@@ -17,7 +17,7 @@
 // the end. That is a madd, a subtraction, a convert and one FMA per block,
 // row of x and 8 panel rows, against a madd, a convert and two FMAs with a
 // float scale for x: the multiply pipes, which maddubs keeps busy, get one
-// op fewer (2–3% faster tiles on Zen 3).
+// op fewer (1–5% faster tiles on Zen 3).
 //
 // With 8-row panels (one broadcast per maddubs, tiles of 8+8 rows) 16 rows
 // of x took 13% longer: 2.47 against 2.18 ns per block, row of x and 8

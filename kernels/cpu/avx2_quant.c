@@ -32,7 +32,7 @@ static inline __m256i quant32(const float *x, __m256 id, __m256i *isum) {
 }
 
 static inline float inv_scale(float amax, float *d) {
-	*d = amax < 1e-30f ? 0.0f : amax / 127.0f; // as quant_block in kscalar.c (X256)
+	*d = amax < 1e-30f ? 0.0f : amax / 127.0f; // as quant_block in kscalar.c
 	return *d != 0 ? 1.0f / *d : 0.0f;
 }
 

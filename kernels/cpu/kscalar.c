@@ -18,7 +18,7 @@ int sw_xfmt(int wtype) {
 size_t sw_xrow_bytes(int xfmt, int k) {
 	size_t n;
 	switch (xfmt) {
-	case SW_X32:
+	case SW_X32: n = (size_t)k + 8 * (size_t)(k / QK); break;
 	case SW_X32G: n = (size_t)k + 16 * (size_t)(k / QK) + 4; break;
 	case SW_X256: n = (size_t)k + 4 * (size_t)(k / QKK) + 2 * (size_t)(k / 16); break;
 	default: n = 4 * (size_t)k; break;
@@ -45,12 +45,12 @@ static float amax_of(const float *x, int n) {
 	return amax;
 }
 
-// Below 1e-30 the inverse scale would overflow; such a block is zero.
 static float inv_of(float d) { return d != 0 ? 1.0f / d : 0.0f; }
 
 // Quantize n values with scale d = amax/127, returning Σq.
 static int quant_block(const float *x, int8_t *q, int n, float *dout) {
 	float amax = amax_of(x, n);
+	// Below 1e-30 the inverse scale would overflow; such a block is zero.
 	float d = amax < 1e-30f ? 0.0f : amax / 127.0f;
 	*dout = d;
 	return quant_by(x, q, n, inv_of(d));

@@ -46,15 +46,16 @@ static inline size_t sw_row_bytes(int t, int n) {
 }
 
 // Internal activation formats: a row of x (k,) quantized once per MatMul.
-//   X32:  q int8 (k,) | d float (k/32,) | s float (k/32,) | a int16 (k/32, 4) | g float
+//   X32:  q int8 (k,) | d float (k/32,) | s float (k/32,)
 //         s = d·Σq, d = amax/127 as llama.cpp rounds activations for
-//         these weights; a and g unset.
-//   X32G: X32 (Q4_0's) with d = m·g: m = a[b][0] = a[b][1] an integer
-//         ≤ 16384, g a power of two shared by the row (sw_x32_grid), so
-//         that Q4_0's packed tiles apply d with one integer madd; a[b][2],
-//         a[b][3] are 8·Σ of the block's q at positions 4i, 4i+1 and at
-//         4i+2, 4i+3 (Q4_0's zero point, subtracted from those tiles'
-//         int16 sums). The other Q4_0 kernels read it as X32.
+//         these weights.
+//   X32G: X32 | a int16 (k/32, 4) | g float, for Q4_0 weights: d = m·g
+//         with m = a[b][0] = a[b][1] an integer ≤ 16384 and g a power of
+//         two shared by the row (sw_x32_grid), so that Q4_0's packed tiles
+//         apply d with one integer madd; a[b][2], a[b][3] are 8·Σ of the
+//         block's q at positions 4i, 4i+1 and at 4i+2, 4i+3 (Q4_0's zero
+//         point, subtracted from those tiles' int16 sums). The other Q4_0
+//         kernels read it as X32.
 //   X256: q int8 (k,) | d float (k/256,) | bs int16 (k/16,) bs = Σq per 16
 // Values lie in [-127, 127] (never -128), so a pair of products of an
 // unsigned 6-bit weight and q fits maddubs' int16 without saturation.
@@ -63,6 +64,7 @@ int sw_xfmt(int wtype);                 // which format weights of wtype want
 size_t sw_xrow_bytes(int xfmt, int k);  // row stride, a multiple of 64
 static inline const float *x32_d(const uint8_t *r, int k) { return (const float *)(r + k); }
 static inline const float *x32_s(const uint8_t *r, int k) { return (const float *)(r + k) + k / QK; }
+// X32G only.
 static inline const int16_t *x32_a(const uint8_t *r, int k) { return (const int16_t *)(x32_s(r, k) + k / QK); }
 static inline const float *x32_g(const uint8_t *r, int k) { return (const float *)(x32_a(r, k) + 4 * (k / QK)); }
 // X32G's scales: d[b] holds the block's amax on entry and its scale m·g
