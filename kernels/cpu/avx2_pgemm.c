@@ -19,6 +19,15 @@
 // float scale for x: the multiply pipes, which maddubs keeps busy, get one
 // op fewer (1–5% faster tiles on Zen 3).
 //
+// The tiles stop near three quarters of the maddubs pipes' peak (Zen 3:
+// about 6.3 cycles per block, row of x and 8 panel rows where the 9 ops on
+// those pipes need 4.5). Most of the gap is the int16 adds: each waits on
+// a maddubs, and enough of such adds are issued on the maddubs pipes to
+// make the pattern 22% slower than the same adds of a ready operand
+// (BenchmarkPorts). Eight maddubs results need seven adds, and AVX2 has no
+// add kept off those pipes; consuming each product a loop trip later won
+// back at most 5% in the probes and needs registers these tiles lack.
+//
 // With 8-row panels (one broadcast per maddubs, tiles of 8+8 rows) 16 rows
 // of x took 13% longer: 2.47 against 2.18 ns per block, row of x and 8
 // panel rows on one Zen 3 core. The unpacking (an AND and a shift per 64

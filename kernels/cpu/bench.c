@@ -36,3 +36,15 @@ double sw_bench_read(sw_ctx *c, const uint8_t *buf, size_t n) {
 	for (int i = 0; i < 256; i++) s += j.part[i];
 	return (double)s;
 }
+
+#if defined(__x86_64__)
+int sw_avx2_probe_ports(int kind, long n);
+#endif
+
+int sw_probe_ports(int kind, long n) {
+#if defined(__x86_64__)
+	if (sw_isa_supported(SW_ISA_AVX2)) return sw_avx2_probe_ports(kind, n);
+#endif
+	(void)kind, (void)n;
+	return -1;
+}

@@ -180,3 +180,34 @@ func BenchmarkMatMulSmallT(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPorts times the issue-port probe loops of avx2_probe.c side by
+// side (each b.N trip runs all four; the fastest of the trips counts) and
+// reports each loop's time per trip relative to eight lone maddubs. The
+// int8 tiles' inner loop is the add-dep pattern, so its ratio is the share
+// of the maddubs peak they can reach at best.
+// Run: go test -run XXX -bench Ports -benchtime 20x ./kernels/cpu/
+func BenchmarkPorts(b *testing.B) {
+	const trips = 1 << 20
+	if !probePorts(probeMB, 1) {
+		b.Skip("no AVX2 probe on this build or CPU")
+	}
+	kinds := []struct {
+		name string
+		kind int
+	}{{"mb", probeMB}, {"add-ind", probeAddInd}, {"add-alt", probeAddAlt}, {"add-dep", probeAddDep}}
+	best := make([]time.Duration, len(kinds))
+	for b.Loop() {
+		for i, k := range kinds {
+			t0 := time.Now()
+			probePorts(k.kind, trips)
+			if d := time.Since(t0); best[i] == 0 || d < best[i] {
+				best[i] = d
+			}
+		}
+	}
+	b.ReportMetric(float64(best[0].Nanoseconds())/trips, "mb-ns/trip")
+	for i, k := range kinds[1:] {
+		b.ReportMetric(float64(best[i+1])/float64(best[0]), k.name+"/mb")
+	}
+}

@@ -169,6 +169,18 @@ func (c *cctx) attention(out, q, kc, vc view, a *attnArgs) error {
 	return status(C.sw_op_attention(c.p, out.c(), q.c(), kc.c(), vc.c(), ca))
 }
 
+// probePorts runs n trips of an issue-port probe loop (avx2_probe.c);
+// false when this build or CPU has none.
+func probePorts(kind, n int) bool { return C.sw_probe_ports(C.int(kind), C.long(n)) == 0 }
+
+// The probe loops of avx2_probe.c.
+const (
+	probeMB     = C.SW_PROBE_MB
+	probeAddInd = C.SW_PROBE_ADD_IND
+	probeAddAlt = C.SW_PROBE_ADD_ALT
+	probeAddDep = C.SW_PROBE_ADD_DEP
+)
+
 func (c *cctx) benchRead(p unsafe.Pointer, n int) float64 {
 	return float64(C.sw_bench_read(c.p, (*C.uint8_t)(p), C.size_t(n)))
 }

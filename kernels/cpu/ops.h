@@ -73,5 +73,9 @@ int sw_op_attention(sw_ctx *c, sw_tensor out, sw_tensor q, sw_tensor kc, sw_tens
 
 // Reads n bytes with every thread and returns a checksum (bandwidth probe).
 double sw_bench_read(sw_ctx *c, const uint8_t *buf, size_t n);
+// Issue-port probe loops (avx2_probe.c): n trips of the loop kind; -1 when
+// the build or CPU has no AVX2 or kind is unknown.
+enum { SW_PROBE_MB, SW_PROBE_ADD_IND, SW_PROBE_ADD_ALT, SW_PROBE_ADD_DEP };
+int sw_probe_ports(int kind, long n);
 
 #endif
