@@ -11,10 +11,13 @@
 //                    accumulators: the tiles' pattern (s += maddubs(w, x)).
 //
 // On Zen 3 (2 maddubs pipes, 4 vector pipes) ADD_IND matches MB, while
-// ADD_DEP and ADD_ALT take about 22% longer: adds that wait on a maddubs
-// result are issued on the maddubs pipes as often as on the free ones. No
-// AVX2 integer add avoids those pipes, and summing eight products needs
-// seven adds, so the tiles' inner loop cannot reach the peak.
+// ADD_ALT and ADD_DEP take about 22% longer: there enough of the adds are
+// issued on the maddubs pipes to delay the maddubs. ADD_ALT differs from
+// ADD_IND only in order; in ADD_DEP the adds wait on the maddubs, as the
+// tiles' do, and every order tried was at least 17% slower than MB. No
+// AVX2 integer add is kept off those pipes, and
+// eight maddubs results need seven adds, so the tiles' inner loop cannot
+// reach the peak.
 #if defined(__x86_64__)
 #include "avx2.h"
 #include "ops.h"
