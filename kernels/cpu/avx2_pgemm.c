@@ -24,9 +24,10 @@
 // those pipes need 4.5). Most of the gap is the int16 adds: each waits on
 // a maddubs, and enough of such adds are issued on the maddubs pipes to
 // make the pattern 22% slower than the same adds of a ready operand
-// (BenchmarkPorts). Eight maddubs results need seven adds, and AVX2 has no
-// add kept off those pipes; consuming each product a loop trip later won
-// back at most 5% in the probes and needs registers these tiles lack.
+// (BenchmarkPorts). Eight maddubs results need seven adds, and none of
+// the AVX2 integer adds probed is kept off those pipes; consuming each
+// product a loop trip later won back at most 5% in the probes and needs
+// registers these tiles lack.
 //
 // With 8-row panels (one broadcast per maddubs, tiles of 8+8 rows) 16 rows
 // of x took 13% longer: 2.47 against 2.18 ns per block, row of x and 8

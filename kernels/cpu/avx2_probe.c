@@ -14,9 +14,10 @@
 // ADD_ALT and ADD_DEP take about 22% longer: there enough of the adds are
 // issued on the maddubs pipes to delay the maddubs. ADD_ALT differs from
 // ADD_IND only in order; in ADD_DEP the adds wait on the maddubs, as the
-// tiles' do, and every order tried was at least 16% slower than MB. No
-// AVX2 integer add is kept off those pipes, and eight maddubs results need
-// seven adds, so the tiles' inner loop cannot reach the peak.
+// tiles' do, and every order tried was at least 16% slower than MB. None
+// of vpaddw, vpsubw, vpaddd, vpaddq and vpaddsw is kept off those pipes,
+// and eight maddubs results need seven adds, so the tiles' inner loop
+// cannot reach the peak.
 #if defined(__x86_64__)
 #include "avx2.h"
 #include "ops.h"
