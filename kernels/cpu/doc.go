@@ -44,25 +44,23 @@
 //     the rest. A worker that wakes after the caller ran out of work finds
 //     the task closed and is not waited for, so an op never stalls on an
 //     oversubscribed machine.
-//   - MatMul: quantized weights meet x quantized once per call to 8 bits
-//     (blocks of 32 for the legacy types, of 256 with 16-element sums for
-//     the k-quants; values in [-127, 127]) in exact integer block sums, as
-//     llama.cpp does; float weights use F32 FMA. For Q4_0 a block's scale
-//     amax/127 is rounded up to a power-of-two grid shared by the row
-//     (X32G: the largest scale is 8192–16384 steps, so a scale grows by
-//     less than 2^-13 of the largest), which lets the packed tiles apply it
-//     in one integer madd; the other
-//     types keep llama.cpp's scales exactly. Packed weights run one
-//     tile kernel for every T (Q4_0: 1 to 6 rows of x per tile, several
-//     passes over a panel from 7 rows on, the first keeping its unpacked
-//     nibbles for the rest in per-thread scratch; Q6_K: 1 to 8 rows; each
-//     row's sums in the same order whatever the tile, so results do not
-//     depend on the batch) and MatMulN runs several weights of one x in one
-//     pass of the pool. Other weights: up to a per-type number of rows of x (about 5
-//     to 8; 48 for float weights) each weight row is dotted with four x
-//     rows at a time; beyond it, 8 (16) rows of w are unpacked into a
-//     panel in L1/L2 and swept over all of x with register tiles whose
-//     lanes are output columns.
+//   - MatMul: quantized weights meet x quantized once per call to 8 bits (blocks
+//     of 32 for the legacy types, of 256 with 16-element sums for the k-quants;
+//     values in [-127, 127]) in exact integer block sums, as llama.cpp does;
+//     float weights use F32 FMA. For Q4_0 a block's scale amax/127 is rounded up
+//     to a power-of-two grid shared by the row (X32G: the largest scale is
+//     8192–16384 steps, so a scale grows by less than 2^-13 of the largest),
+//     which lets the packed tiles apply it in one integer madd; the other types
+//     keep llama.cpp's scales exactly. Packed weights run one tile kernel for
+//     every T (Q4_0: 1 to 6 rows of x per tile, several passes over a panel from
+//     7 rows on, the first keeping its unpacked nibbles for the rest in
+//     per-thread scratch; Q6_K: 1 to 8 rows; each row's sums in the same order
+//     whatever the tile, so results do not depend on the batch) and MatMulN runs
+//     several weights of one x in one pass of the pool. Other weights: up to a
+//     per-type number of rows of x (about 5 to 8; 48 for float weights) each
+//     weight row is dotted with four x rows at a time; beyond it, 8 (16) rows of
+//     w are unpacked into a panel in L1/L2 and swept over all of x with register
+//     tiles whose lanes are output columns.
 //   - Numerics: F32 activations and accumulation; F16/BF16 tensors are
 //     widened to F32 and rounded back (ties to even). Softmax is online in
 //     F32; RoPE computes angles and rotates in float64 like the reference
