@@ -116,10 +116,14 @@ func (b *Backend) rmsnorm(op string, out, x kernels.Tensor, r *kernels.Tensor, w
 	}
 }
 
-// normThreads is RMSNorm's block size for rows of d: about four elements
-// a thread (whole warps, 64 to 1024), so that a row's loads are in flight
-// together (see norm.cu).
+// normThreads is RMSNorm's block size for rows of d: eight elements a
+// thread where whole warps take the row exactly (d a multiple of 256 up to
+// 8192: the 16-byte loads of rms_row8 in norm.cu), else about four (whole
+// warps, 64 to 1024), so that a row's loads are in flight together.
 func normThreads(d int) int {
+	if d%256 == 0 && d <= 8*1024 {
+		return d / 8
+	}
 	return min(1024, max(64, (d/4+31)&^31))
 }
 

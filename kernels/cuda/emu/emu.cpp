@@ -370,7 +370,7 @@ int cuDeviceGetName(char *name, int len, int) {
 }
 int cuDeviceGetAttribute(int *v, int attr, int) {
 	switch (attr) {
-	case 16: *v = 4; break;       // multiprocessors
+	case 16: *v = 132; break;     // multiprocessors, as an H100: Attention then splits its keys as there
 	case 36: *v = 1000000; break; // memory clock, kHz
 	case 37: *v = 64; break;      // bus width, bits
 	case 75: *v = 9; break;       // compute capability
