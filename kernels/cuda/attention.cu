@@ -26,12 +26,18 @@
 #define AT_UPW 4    // units per warp
 #define AT_DPL 8    // head-dim elements per lane: hd ≤ 256
 #define AT_WARPS 4
+#define AT_THREADS (32 * AT_WARPS) // the block (attnThreads of attnplan.go)
+#define AT_QLD 8    // q elements a thread loads per pass (of 16·hd ≤ 4096)
+#define AT_KVLD 4   // K (and V) chunks a thread loads per pass (of KT·hd/8: one pass at hd ≤ 128)
 
 // Shared memory (dynamic): q (16, hd), k (KT, hd+1), v (KT, hd), floats.
-KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, const void *vc,
-		    int cdt, const int4 *tiles, const int *rowpos, const int *tables, int W, int bs,
-		    int H, int KV, int hd, int hc, float scale, int window, float *part,
-		    float2 *pml, int8_t *qx, float4 *ds) {
+// Four blocks an SM, as shared memory allows at hd = 128: registers are
+// capped to fit them.
+KERNEL void __launch_bounds__(AT_THREADS, 4)
+    sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, const void *vc, int cdt,
+	    const int4 *tiles, const int *rowpos, const int *tables, int W, int bs, int H, int KV,
+	    int hd, int hc, float scale, int window, float *part, float2 *pml, int8_t *qx,
+	    float4 *ds) {
 	pdl_enter();
 	DYNAMIC_SMEM(float, sh);
 	int4 tile = tiles[blockIdx.x];
@@ -44,10 +50,26 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	const float sl2 = scale * 1.4426950408889634f;
 
-	for (int i = threadIdx.x; i < units * hd; i += blockDim.x) {
-		int u = i / hd, d = i - u * hd;
-		long long r = row0 + u / hcur, h = h0 + u % hcur;
-		qs[i] = ld(q, qdt, r * H * hd + h * hd + d) * sl2;
+	// q: each pass issues all of a thread's loads, then converts and
+	// stores them (a load per trip of one loop would cost a round trip each).
+	for (int i0 = 0; i0 < units * hd; i0 += AT_QLD * AT_THREADS) {
+		uint32_t qb[AT_QLD];
+#pragma unroll
+		for (int it = 0; it < AT_QLD; it++) {
+			int i = i0 + threadIdx.x + it * AT_THREADS;
+			if (i >= units * hd)
+				break;
+			int u = i / hd, d = i - u * hd;
+			long long r = row0 + u / hcur, h = h0 + u % hcur;
+			qb[it] = ldbits(q, qdt, r * H * hd + h * hd + d);
+		}
+#pragma unroll
+		for (int it = 0; it < AT_QLD; it++) {
+			int i = i0 + threadIdx.x + it * AT_THREADS;
+			if (i >= units * hd)
+				break;
+			qs[i] = bits2f(qb[it], qdt) * sl2;
+		}
 	}
 	int pfirst = rowpos[row0], plast = rowpos[row0 + nrows - 1];
 	int kbeg = window > 0 ? max(0, pfirst - window + 1) : 0, kend = plast + 1;
@@ -71,24 +93,51 @@ KERNEL void sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, 
 	for (int k0 = kbeg; k0 < kend; k0 += AT_KT) {
 		__syncthreads(); // q is written, or the previous tile is consumed
 		if (vec) {
-			int cpr = hd >> 3;
-			for (int i = threadIdx.x; i < AT_KT * cpr; i += blockDim.x) {
-				int j = i / cpr, d = 8 * (i - j * cpr), p = k0 + j;
-				float kf[8], vf[8];
-				if (p < kend) {
-					long long slot = (long long)table[p / bs] * bs + p % bs;
-					long long e = slot * kvw + (long long)g * hd + d;
-					load8_16(kc, cdt, e, kf);
-					load8_16(vc, cdt, e, vf);
-				} else {
+			// In three passes, each issuing all its loads before any
+			// is used: this thread's block-table entries, then its K
+			// and V chunks (16 bytes, 8 elements each), then the
+			// conversions and stores. Keys past kend load key kend−1
+			// and store zeros. (A loop trip per chunk issued a chunk's
+			// loads only once the previous chunk was converted. On an
+			// H100 this gained 1.5–2% of Llama-3-8B's decode at
+			// contexts up to 128, within that run's noise.)
+			int cpr = hd >> 3, n = AT_KT * cpr;
+			for (int i0 = 0; i0 < n; i0 += AT_KVLD * AT_THREADS) {
+				int blk[AT_KVLD];
+				uint4 kb[AT_KVLD], vb[AT_KVLD];
 #pragma unroll
-					for (int t = 0; t < 8; t++)
-						kf[t] = vf[t] = 0.0f;
+				for (int it = 0; it < AT_KVLD; it++) {
+					int i = i0 + threadIdx.x + it * AT_THREADS;
+					if (i >= n)
+						break;
+					blk[it] = table[min(k0 + i / cpr, kend - 1) / bs];
 				}
 #pragma unroll
-				for (int t = 0; t < 8; t++) {
-					ks[j * (hd + 1) + d + t] = kf[t];
-					vs[j * hd + d + t] = vf[t];
+				for (int it = 0; it < AT_KVLD; it++) {
+					int i = i0 + threadIdx.x + it * AT_THREADS;
+					if (i >= n)
+						break;
+					int j = i / cpr, p = min(k0 + j, kend - 1);
+					long long e = ((long long)blk[it] * bs + p % bs) * kvw + (long long)g * hd +
+						      8 * (i - j * cpr);
+					kb[it] = __ldg((const uint4 *)((const uint16_t *)kc + e));
+					vb[it] = __ldg((const uint4 *)((const uint16_t *)vc + e));
+				}
+#pragma unroll
+				for (int it = 0; it < AT_KVLD; it++) {
+					int i = i0 + threadIdx.x + it * AT_THREADS;
+					if (i >= n)
+						break;
+					int j = i / cpr, d = 8 * (i - j * cpr);
+					float kf[8], vf[8];
+					cvt8_16(kb[it], cdt, kf);
+					cvt8_16(vb[it], cdt, vf);
+					bool in = k0 + j < kend;
+#pragma unroll
+					for (int t = 0; t < 8; t++) {
+						ks[j * (hd + 1) + d + t] = in ? kf[t] : 0.0f;
+						vs[j * hd + d + t] = in ? vf[t] : 0.0f;
+					}
 				}
 			}
 		} else {

@@ -68,10 +68,9 @@ static __device__ __forceinline__ void st(void *p, int dt, long long i, float v)
 		((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
 }
 
-// load8_16 reads elements [i, i+8) of a 16-bit float tensor (F16 or
-// BF16) in one 16-byte load: i a multiple of 8, the address 16-byte aligned.
-static __device__ __forceinline__ void load8_16(const void *p, int dt, long long i, float *f) {
-	uint4 u = __ldg((const uint4 *)((const uint16_t *)p + i));
+// cvt8_16 converts the eight 16-bit floats (F16 or BF16) of u, element j
+// in half j%2 of word j/2.
+static __device__ __forceinline__ void cvt8_16(uint4 u, int dt, float *f) {
 	uint32_t w[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
 	for (int j = 0; j < 4; j++) {
@@ -83,6 +82,29 @@ static __device__ __forceinline__ void load8_16(const void *p, int dt, long long
 			f[2 * j + 1] = __uint_as_float(w[j] & 0xffff0000u);
 		}
 	}
+}
+
+// load8_16 reads elements [i, i+8) of a 16-bit float tensor (F16 or
+// BF16) in one 16-byte load: i a multiple of 8, the address 16-byte aligned.
+// A kernel that needs several such loads in flight at once issues the
+// loads first and converts after (cvt8_16): a conversion waits for its
+// load, and the loads after it wait behind the conversion.
+static __device__ __forceinline__ void load8_16(const void *p, int dt, long long i, float *f) {
+	cvt8_16(__ldg((const uint4 *)((const uint16_t *)p + i)), dt, f);
+}
+
+// ldbits reads the bits of element i of a float tensor of type dt (F32,
+// F16 or BF16), unconverted (see cvt8_16 for why); bits2f converts them.
+static __device__ __forceinline__ uint32_t ldbits(const void *p, int dt, long long i) {
+	return dt == QT_F32 ? ((const uint32_t *)p)[i] : ((const uint16_t *)p)[i];
+}
+
+static __device__ __forceinline__ float bits2f(uint32_t b, int dt) {
+	if (dt == QT_F32)
+		return __uint_as_float(b);
+	if (dt == QT_F16)
+		return __half2float(__ushort_as_half((unsigned short)b));
+	return __uint_as_float(b << 16);
 }
 
 // rt rounds v to activation type dt and back: the value a later op reads

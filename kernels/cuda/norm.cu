@@ -29,21 +29,6 @@ static __device__ __forceinline__ void rms_out(void *out, int odt, long long i, 
 		q8_group(qx, ds, i >> 5, rt(odt, y));
 }
 
-// unpack8 converts the eight 16-bit floats (F16 or BF16) of u.
-template <int DT> static __device__ __forceinline__ void unpack8(uint4 u, float *f) {
-	uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-	for (int j = 0; j < 4; j++) {
-		if (DT == QT_F16) {
-			f[2 * j] = __half2float(__ushort_as_half((unsigned short)(w[j] & 0xffffu)));
-			f[2 * j + 1] = __half2float(__ushort_as_half((unsigned short)(w[j] >> 16)));
-		} else {
-			f[2 * j] = __uint_as_float(w[j] << 16);
-			f[2 * j + 1] = __uint_as_float(w[j] & 0xffff0000u);
-		}
-	}
-}
-
 // rms_row8 is sw_rmsnorm for a decode-sized row: x (and r, when R) of the
 // 16-bit type XT, w F32, d = 8·blockDim.x, rows 16-byte aligned. A lone row
 // of a decode step is latency-bound, so thread t takes the eight elements
@@ -66,8 +51,8 @@ static __device__ __forceinline__ void rms_row8(void *out, int odt, void *x, con
 	float4 w0 = __ldg((const float4 *)w + 2 * threadIdx.x);
 	float4 w1 = __ldg((const float4 *)w + 2 * threadIdx.x + 1);
 	float v[8], rv[8], wv[8] = {w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w};
-	unpack8<XT>(xu, v);
-	unpack8<XT>(ru, rv);
+	cvt8_16(xu, XT, v);
+	cvt8_16(ru, XT, rv);
 	float ss = 0.0f;
 #pragma unroll
 	for (int k = 0; k < 8; k++) {
