@@ -20,6 +20,8 @@
 # GPU_AB_BATCH=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/gpu-lib.sh
+. scripts/gpu-lib.sh
 [ $# -ge 2 ] || { sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 out=$1
 shift
@@ -39,7 +41,7 @@ mkdir -p "$mdir"
 bw=0
 if [ -x bin/cuda.test ]; then
 	(cd kernels/cuda && ../../bin/cuda.test -test.run XXX -test.bench 'Copy$' -test.benchtime 10x) >"$out/copy.txt" 2>&1
-	bw=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") print $i }' "$out/copy.txt" | tail -n 1)
+	bw=$(copy_metric GB/s "$out/copy.txt")
 fi
 for t in $types; do
 	m="$mdir/llama-3-8b-$t.gguf"
@@ -48,15 +50,6 @@ for t in $types; do
 		{ echo "gpu-ab: mkmodel $t failed" >&2; exit 1; }
 done
 
-# weight_gb MODEL: the bytes a decode step reads (every tensor but the token
-# embedding, unless the output layer is tied to it), in GB.
-weight_gb() {
-	"${bins[0]}" inspect --json "$1" | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["tensors"]
-tied = "output.weight" not in {x["name"] for x in t}
-print(sum(x["bytes"] for x in t if tied or x["name"] != "token_embd.weight") / 1e9)'
-}
 # row ROUND TYPE NAME RATE GB: a row of tg.md.
 row() {
 	local f="n/a"
@@ -64,7 +57,8 @@ row() {
 	echo "| $1 | $2 | $3 | ${4:-FAIL} | $f |" >>"$out/tg.md"
 }
 {
-	echo "Copy bandwidth: ${bw:-?} GB/s. \`bench model -p 0 -n 128 -r 3\`; llama-bench \`-ngl 99 -fa 1 -p 0 -n 128 -r 3\`."
+	[ "${bw:-0}" != 0 ] && echo "Copy bandwidth: $bw GB/s." || echo "Copy bandwidth: not measured (no bin/cuda.test)."
+	echo "\`bench model -p 0 -n 128 -r 3\`; llama-bench \`-ngl 99 -fa 1 -p 0 -n 128 -r 3\`."
 	echo
 	echo "| round | weights | build | tg128 t/s | of bound |"
 	echo "|---|---|---|---|---|"
@@ -72,15 +66,14 @@ row() {
 for r in $(seq "$rounds"); do
 	for t in $types; do
 		m="$mdir/llama-3-8b-$t.gguf"
-		gb=$(weight_gb "$m")
+		gb=$(awk -v b="$(weight_bytes "${bins[0]}" "$m")" 'BEGIN { print b / 1e9 }')
 		if [ -n "${LLAMA_BENCH:-}" ]; then
 			v=$(timeout 300 "$LLAMA_BENCH" -m "$m" -ngl 99 -fa 1 -p 0 -n 128 -r 3 2>&1 |
 				awk -F'|' '$8 ~ /tg128/ { split($9, a, " "); print a[1] }')
 			row "$r" "$t" llama.cpp "$v" "$gb"
 		fi
 		for i in "${!names[@]}"; do
-			v=$(timeout 300 "${bins[$i]}" bench model --model "$m" --device cuda -p 0 -n 128 -r 3 2>&1 |
-				awk -F'|' '$5 ~ /tg128/ { split($6, a, " "); print a[1] }')
+			v=$(timeout 300 "${bins[$i]}" bench model --model "$m" --device cuda -p 0 -n 128 -r 3 2>&1 | tg_rate)
 			row "$r" "$t" "${names[$i]}" "$v" "$gb"
 		done
 	done

@@ -32,6 +32,8 @@
 # SPILLWAY_SHARED (the test data, default ../shared).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/gpu-lib.sh
+. scripts/gpu-lib.sh
 root=$PWD
 ntok=256
 [ "${1:-}" = "-n" ] && ntok=$2
@@ -136,24 +138,14 @@ fi
 bw=0; spec=""
 if want bw || want decode; then
 	gotest kernels/cuda -test.run XXX -test.bench 'Copy$' -test.benchtime 10x >"$logs/copy.log" 2>&1
-	bw=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "GB/s") print $i }' "$logs/copy.log" | tail -n 1)
-	spec=$(awk '/^BenchmarkCopy/ { for (i = 1; i < NF; i++) if ($(i+1) == "spec-GB/s") print $i }' "$logs/copy.log" | tail -n 1)
+	bw=$(copy_metric GB/s "$logs/copy.log")
+	spec=$(copy_metric spec-GB/s "$logs/copy.log")
 	[ -n "$bw" ] || { failed=1; bw=0; cat "$logs/copy.log" >&2; }
 fi
 if want gemv; then
 	gotest kernels/cuda -test.run XXX -test.bench 'GEMVGraph' -test.benchtime 20x -test.timeout 30m >"$logs/gemv.log" 2>&1 || failed=1
 fi
 
-# weight_bytes FILE: bytes a decode step reads: every tensor but the token
-# embedding (one row a token), unless the output layer is tied to it.
-weight_bytes() {
-	bin/spillway inspect --json "$1" | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["tensors"]
-names = {x["name"] for x in t}
-tied = "output.weight" not in names
-print(sum(x["bytes"] for x in t if tied or x["name"] != "token_embd.weight"))'
-}
 # tps LOG: the generation rate spillway generate printed.
 tps() { sed -n 's/.*generation: [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p' "$1" | tail -n 1; }
 # llama_tg MODEL: llama-bench's mean decode rate (-n ntok, all layers on the GPU).
@@ -174,7 +166,7 @@ for typ in $types; do
 	m="models/llama-3-8b-$typ.gguf"
 	wait
 	[ -f "$m" ] || { failed=1; decode_rows="$decode_rows| $typ | FAIL: mkmodel: $(tail -n 1 "$logs/mkmodel-$typ.log") | | | | | |\n"; continue; }
-	wb=$(weight_bytes "$m")
+	wb=$(weight_bytes bin/spillway "$m")
 	timeout "$step_to" bin/spillway generate --model "$m" --device cuda --prompt "The spillway of a dam" -n "$ntok" \
 		--ignore-eos --temp 0 >"$logs/gen-$typ.out" 2>"$logs/gen-$typ.log"
 	rc=$?
@@ -199,7 +191,7 @@ for typ in $types; do
 	for v in "" "SPILLWAY_CUDA_GEMV=generic" "SPILLWAY_CUDA_PDL=0" "SPILLWAY_CUDA_FUSE=0" \
 		"SPILLWAY_CUDA_GEMV=generic SPILLWAY_CUDA_PDL=0 SPILLWAY_CUDA_FUSE=0"; do
 		r=$(env $v timeout "$step_to" bin/spillway bench model --model "$m" --device cuda -p 0 -n "$ntok" -r 3 2>&1 |
-			awk -F'|' '$5 ~ /tg/ { split($6, a, " "); print a[1] }')
+			tg_rate)
 		f=""
 		[ -n "$r" ] && f=$(awk "BEGIN{ if ($bw > 0) printf \" (%.0f%%)\", 100*$r*$wb/1e9/$bw }")
 		row="$row | ${r:-FAIL}$f"
