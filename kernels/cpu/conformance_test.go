@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 	for _, c := range []struct {
 		isa     string
 		threads int
-	}{{"scalar", 2}, {"avx2", 2}, {"avx2", 1}, {"avx2", 3}} {
+	}{{"scalar", 2}, {"avx2", 2}, {"avx2", 1}, {"avx2", 3}, {"avx512", 2}, {"avx512", 1}} {
 		t.Run(c.isa+"/threads="+string(rune('0'+c.threads)), func(t *testing.T) {
 			conformance.Run(t, newFor(c.isa, c.threads))
 		})

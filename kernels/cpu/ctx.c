@@ -13,6 +13,9 @@
 static sw_isa_table avx2_table;
 static pthread_once_t avx2_once = PTHREAD_ONCE_INIT;
 static void fill_avx2(void) { sw_avx2_fill(&avx2_table); }
+static sw_isa_table avx512_table;
+static pthread_once_t avx512_once = PTHREAD_ONCE_INIT;
+static void fill_avx512(void) { sw_avx512_fill(&avx512_table); }
 #endif
 
 int sw_isa_supported(int isa) {
@@ -24,21 +27,23 @@ int sw_isa_supported(int isa) {
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
 		       __builtin_cpu_supports("f16c");
 	case SW_ISA_AVX512:
-		// AVX-512 kernels are not written yet; the level is reported so a
-		// request for it fails with a clear message instead of silently
-		// running something else.
-		return 0;
+		// The AVX-512 kernels need VNNI (vpdpbusd) and the byte/word and
+		// 256-bit forms; they also call the AVX2 ones.
+		return sw_isa_supported(SW_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx512vnni");
 #endif
 	}
 	return 0;
 }
 
 int sw_isa_best(void) {
+	if (sw_isa_supported(SW_ISA_AVX512)) return SW_ISA_AVX512;
 	if (sw_isa_supported(SW_ISA_AVX2)) return SW_ISA_AVX2;
 	return SW_ISA_SCALAR;
 }
 
-// The AVX2 table starts as a copy of the scalar one, so it is filled once,
+// The SIMD tables start as copies of the ones below them, so each is filled once,
 // lazily (backends may be created concurrently).
 const sw_isa_table *sw_isa_get(int isa) {
 	if (!sw_isa_supported(isa)) return NULL;
@@ -48,6 +53,9 @@ const sw_isa_table *sw_isa_get(int isa) {
 	case SW_ISA_AVX2:
 		pthread_once(&avx2_once, fill_avx2);
 		return &avx2_table;
+	case SW_ISA_AVX512:
+		pthread_once(&avx512_once, fill_avx512);
+		return &avx512_table;
 #endif
 	}
 	return NULL;

@@ -26,15 +26,17 @@
 //     bytes again (Q4_0), their pages are handed back (MADV_PAGEOUT), so
 //     resident memory stays one copy of the weights; Q6_K keeps both, since
 //     single decodes read the original. SPILLWAY_CPU_PACK=off disables it.
-//   - Dispatch: the kernel table is chosen once per backend at New: avx2
-//     (AVX2+FMA+F16C, detected with __builtin_cpu_supports) or the portable
+//   - Dispatch: the kernel table is chosen once per backend at New, the
+//     widest level the CPU has (detected with __builtin_cpu_supports):
+//     avx512 (AVX-512 F/BW/VL/VNNI: the avx2 table with vpdpbusd tiles for
+//     packed Q4_0, avx512_pgemm.c), avx2 (AVX2+FMA+F16C), or the portable
 //     scalar C path. SPILLWAY_CPU_ISA=scalar|avx2|avx512 forces a level and
-//     New fails if this CPU (or this build: there are no AVX-512 kernels
-//     yet) cannot run it. SIMD files are compiled for their target and the
-//     rest at baseline x86-64, so the binary runs on any x86-64. The scalar
-//     kernels are the slow reference the SIMD ones are tested against: both
-//     see the same 8-bit activations and integer block sums, so they differ
-//     only by float rounding.
+//     New fails if this CPU cannot run it. SIMD files are compiled for their
+//     target and the rest at baseline x86-64, so the binary runs on any
+//     x86-64. The scalar kernels are the slow reference the SIMD ones are
+//     tested against: both see the same 8-bit activations and integer block
+//     sums, so they differ only by float rounding. The avx512 tiles give
+//     the avx2 tiles' results bit for bit (TestAVX512MatchesAVX2).
 //   - Threads: a pool of Options.Threads threads (default: one per physical
 //     core), the calling thread included, created at New and stopped at
 //     Close. Idle workers spin ~200µs, then sleep on a futex. Ops run one

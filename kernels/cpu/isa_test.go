@@ -17,6 +17,16 @@ import (
 // pair is one computation on the scalar path and on the SIMD path.
 type pair struct{ scalar, simd *Backend }
 
+// simdISA is the widest SIMD level this CPU runs: the tests that take a
+// pair check it, and TestAVX512MatchesAVX2 ties the AVX2 tiles that
+// AVX-512 replaces to it bit for bit.
+func simdISA() string {
+	if isaSupported(isaAVX512) {
+		return "avx512"
+	}
+	return "avx2"
+}
+
 func newPair(t *testing.T) pair {
 	t.Helper()
 	if !isaSupported(isaAVX2) {
@@ -26,7 +36,7 @@ func newPair(t *testing.T) pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := newISA(kernels.Options{Threads: 2}, "avx2")
+	v, err := newISA(kernels.Options{Threads: 2}, simdISA())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +90,7 @@ func matmul(t *testing.T, b *Backend, wdt kernels.DType, w []byte, x []float32, 
 	return out
 }
 
-// TestSIMDMatchesScalar checks the AVX2 dot and panel kernels against the
+// TestSIMDMatchesScalar checks the SIMD dot and panel kernels against the
 // scalar ones. Both see the same 8-bit activations and compute the same
 // integer block sums, so they may differ only by float rounding: the bound
 // is 1e-5 of Σ|w·x|, far below what one wrong scale or nibble would cost.
@@ -116,7 +126,7 @@ func TestSIMDMatchesScalar(t *testing.T) {
 						s += math.Abs(float64(wf[r*k+j]) * float64(x[tt*k+j]))
 					}
 					if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*s+1e-30 {
-						t.Fatalf("out[%d][%d] = %g on avx2, %g on scalar (|Σw·x| scale %g)", tt, r, got[i], want[i], s)
+						t.Fatalf("out[%d][%d] = %g on %s, %g on scalar (|Σw·x| scale %g)", tt, r, got[i], p.simd.ISA(), want[i], s)
 					}
 				}
 			})
@@ -164,7 +174,7 @@ func FuzzMatMulISA(f *testing.F) {
 					continue
 				}
 				if math.Abs(a-b) > 1e-5*s+1e-30 {
-					t.Fatalf("%s T=%d n=%d k=%d: out[%d][%d] = %g on avx2, %g on scalar (scale %g)", wdt, T, n, k, tt, r, a, b, s)
+					t.Fatalf("%s T=%d n=%d k=%d: out[%d][%d] = %g on %s, %g on scalar (scale %g)", wdt, T, n, k, tt, r, a, p.simd.ISA(), b, s)
 				}
 			}
 		}

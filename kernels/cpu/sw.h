@@ -169,6 +169,7 @@ int sw_isa_best(void);
 int sw_isa_supported(int isa);
 extern const sw_isa_table sw_scalar_table;
 void sw_avx2_fill(sw_isa_table *t);
+void sw_avx512_fill(sw_isa_table *t); // the AVX2 table with the AVX-512 kernels
 
 // Thread pool: n threads including the caller. run() calls fn(arg, i, n)
 // on the caller (i = 0) and on every worker i that wakes up before the
