@@ -96,14 +96,18 @@ static void pgemm_q4_0(const sw_mm *mm, int p0, int p1, int t0, int t1, uint8_t 
 	sw_sweep_panels(mm, p0, p1, t0, t1, first, later, MAXC, SW_PKR_Q4_0, NULL);
 }
 
-// The AVX-512 table: the AVX2 one with these tiles for packed Q4_0. The
-// packing is the same, so is the scratch the driver reserves (sized for
-// the AVX2 tiles' unpacked copy, unused here).
+void sw_avx512_fill_pgemm_q6k(sw_isa_table *t);
+
+// The AVX-512 table: the AVX2 one with these tiles for packed Q4_0 and
+// avx512_pgemm_q6k.c's for packed Q6_K. The packing is the same, so is the
+// scratch the driver reserves (sized for the AVX2 tiles' unpacked copy,
+// unused here).
 void sw_avx512_fill(sw_isa_table *t) {
 	sw_avx2_fill(t);
 	t->isa = SW_ISA_AVX512;
 	t->name = "avx512";
 	t->pgemm[SW_Q4_0] = pgemm_q4_0;
+	sw_avx512_fill_pgemm_q6k(t);
 }
 
 SW_AVX512_END

@@ -35,6 +35,9 @@ func TestAVX512MatchesAVX2(t *testing.T) {
 		for _, c := range []struct{ T, n, blocks int }{
 			{1, 16, 1}, {1, 141, 19}, {2, 7, 3}, {3, 33, 2}, {4, 141, 19}, {5, 16, 4}, {6, 17, 2},
 			{7, 141, 5}, {8, 31, 3}, {9, 16, 2}, {12, 47, 3}, {16, 141, 19}, {17, 20, 2}, {33, 9, 2}, {70, 141, 3},
+			// Enough panels that a thread's unit holds several (Q6_K's tiles
+			// take them two at a time, an odd one alone).
+			{4, 1030, 1}, {9, 1029, 2}, {16, 8203, 1},
 		} {
 			t.Run(fmt.Sprintf("%s/T=%d,n=%d,blocks=%d", dt, c.T, c.n, c.blocks), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(dt), uint64(c.T*1000+c.n)))
