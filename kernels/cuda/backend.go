@@ -44,7 +44,11 @@ type Backend struct {
 	// (gemvKernel): SPILLWAY_CUDA_GEMV=generic, for side-by-side
 	// measurement.
 	gemvGeneric bool
-	pdlErr      error // why PDL is off although allowed (pdl.go)
+	// gemvWarps, when not 0, is the warps a row (1, 2 or 4) of every
+	// GEMV instead of gemvSplit's choice: SPILLWAY_CUDA_GEMV_SPLIT, for
+	// tuning gemvSplit against measurements.
+	gemvWarps int
+	pdlErr    error // why PDL is off although allowed (pdl.go)
 	// noFuse runs every fused op as its sequence of ops and skips the
 	// 8-bit output of q8Out: SPILLWAY_CUDA_FUSE=0, for side-by-side
 	// measurement, or to step around a fused kernel that misbehaves.
@@ -74,8 +78,24 @@ func New(o kernels.Options) (*Backend, error) {
 	return open(o, lib, fatbinFS)
 }
 
+// gemvWarpsEnv reads SPILLWAY_CUDA_GEMV_SPLIT's value v: 0 (gemvSplit
+// chooses) when empty, else the warps a row every GEMV takes.
+func gemvWarpsEnv(v string) (int, error) {
+	switch v {
+	case "":
+		return 0, nil
+	case "1", "2", "4":
+		return int(v[0] - '0'), nil
+	}
+	return 0, fmt.Errorf("cuda: SPILLWAY_CUDA_GEMV_SPLIT=%q: want 1, 2 or 4 warps a row", v)
+}
+
 func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 	act, err := actType(o.ActDType)
+	if err != nil {
+		return nil, err
+	}
+	warps, err := gemvWarpsEnv(os.Getenv("SPILLWAY_CUDA_GEMV_SPLIT"))
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +123,7 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 	}
 	b := &Backend{g: g, act: act, bufs: map[*devBuf]struct{}{}, graphs: map[*Graph]struct{}{}}
 	b.gemvGeneric = os.Getenv("SPILLWAY_CUDA_GEMV") == "generic"
+	b.gemvWarps = warps
 	b.noFuse = os.Getenv("SPILLWAY_CUDA_FUSE") == "0"
 	if err := b.prepare(); err != nil {
 		b.Close()

@@ -48,7 +48,9 @@
 //     runs each fused op as its sequence and turns that quantization off.
 //   - Q4_K and Q6_K have decode GEMVs of their own and F16/BF16 take two
 //     rows a warp; SPILLWAY_CUDA_GEMV=generic selects the generic kernels
-//     instead, for side-by-side measurement (BenchmarkGEMVGraph runs both).
+//     instead, for side-by-side measurement (BenchmarkGEMVGraph runs both);
+//     SPILLWAY_CUDA_GEMV_SPLIT=1|2|4 fixes the warps a row of every GEMV
+//     (gemvSplit chooses by shape otherwise).
 //   - Every kernel begins with pdl_enter() (TestKernelsEnterPDL): on sm_90
 //     and newer, kernels are launched with programmatic dependent launch
 //     (pdl.go) and may start before their predecessor ends, so nothing may

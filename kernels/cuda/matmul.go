@@ -196,6 +196,9 @@ func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs f
 	blocks := 0
 	for i, s := range segs {
 		W[i] = gemvSplit(s.n, k/unit)
+		if b.gemvWarps > 0 {
+			W[i] = b.gemvWarps
+		}
 		nb[i] = gemvGrid(s.n, W[i], R)[0]
 		blocks += nb[i]
 	}
