@@ -18,10 +18,13 @@ func TestGemvSplit(t *testing.T) {
 		n, pieces int
 		want      int
 	}{
-		{"q/o 4096×4096 Q4_K", 4096, 128, 4},
+		{"q/o 4096×4096 Q4_K (to 4 at 8k warps: two pieces a lane)", 4096, 128, 2},
 		{"k/v 1024×4096 Q4_K", 1024, 128, 4},
 		{"gate/up 14336×4096 Q4_K", 14336, 128, 2},
 		{"down 4096×14336 Q4_K", 4096, 448, 4},
+		{"down 4096×14336 Q6_K (64-element units)", 4096, 224, 2},
+		{"v 1024×4096 Q6_K", 1024, 64, 2},
+		{"gate/up 14336×4096 Q6_K (1 to 2 needs one piece)", 14336, 64, 2},
 		{"logits 128256×4096", 128256, 128, 1},
 		{"gate/up 14336×4096 F16 (8-element chunks)", 14336, 512, 2},
 		{"short rows stay one warp", 4096, 63, 1},

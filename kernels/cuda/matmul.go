@@ -30,15 +30,31 @@ const gemvThreads = 128
 // enough that the matrix gives about 16k warps, so that a matrix of few
 // rows (4096 at Llama-3-8B's attention, 1024 at its k and v) still keeps
 // the GPU's memory busy, while each lane keeps at least one piece (a
-// 32-element block, or an 8-element chunk of float weights).
+// 32-element block, a 64-element Q6_K unit, or an 8-element chunk of
+// float weights). Going from 2 warps a row to 4 once the matrix has 8k
+// warps must leave each lane two pieces: on an H100 (GEMVGraph with
+// SPILLWAY_CUDA_GEMV_SPLIT, session 14) Q4_K 4096×4096 took 5.85 µs at 4
+// warps a row (one piece a lane) against 5.62 at 2, and Q6_K 4096×14336
+// 28.1 (3.5 pieces) against 27.0; single-stream Q4_K_M decode gained 5%.
+// From 1 to 2 the rule stays: Q6_K 14336×4096 at one warp a row took
+// 27.4 µs against 22.9.
 // It depends on the shape only: a row's sum is added in one order for
 // any number of tokens.
 func gemvSplit(n, pieces int) int {
 	w := 1
-	for w < 4 && n*w < 16384 && pieces >= 64*w {
+	for w < 4 && n*w < 16384 && pieces >= 64*w*gemvMinPieces(n, w) {
 		w *= 2
 	}
 	return w
+}
+
+// gemvMinPieces is the pieces each lane must keep for gemvSplit to split
+// n rows of w warps each further.
+func gemvMinPieces(n, w int) int {
+	if w >= 2 && n*w >= 8192 {
+		return 2
+	}
+	return 1
 }
 
 // gemvGrid is the GEMV grid for n rows of W warps each, R rows a warp.
