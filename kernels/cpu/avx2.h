@@ -7,6 +7,7 @@
 
 #include "sw.h"
 #include "gemm.h"
+#include "rep.h"
 
 #include <immintrin.h>
 
@@ -192,15 +193,6 @@ FORCE int32_t hsum_i32(__m256i v) {
 // products no longer fit in 16 registers and spill.
 #define KEEP(v) __asm__("" : "+x"(v))
 
-// REPn(M) expands M(0) … M(n−1): one statement per row of a register tile.
-#define REP1(M) M(0)
-#define REP2(M) REP1(M) M(1)
-#define REP3(M) REP2(M) M(2)
-#define REP4(M) REP3(M) M(3)
-#define REP5(M) REP4(M) M(4)
-#define REP6(M) REP5(M) M(5)
-#define REP7(M) REP6(M) M(6)
-#define REP8(M) REP7(M) M(7)
 
 // r[g] := (row0 word g, row1 word g, ..., row7 word g).
 FORCE void tr8x8(__m256i r[8]) {

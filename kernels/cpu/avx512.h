@@ -9,6 +9,7 @@
 
 #include "sw.h"
 #include "gemm.h"
+#include "rep.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -32,15 +33,5 @@ FORCE512 __m512i bcast4_512(const uint8_t *p) {
 	memcpy(&v, p, 4);
 	return _mm512_set1_epi32(v);
 }
-
-// REPn(M) expands M(0) … M(n−1): one statement per row of a register tile.
-#define R512_1(M) M(0)
-#define R512_2(M) R512_1(M) M(1)
-#define R512_3(M) R512_2(M) M(2)
-#define R512_4(M) R512_3(M) M(3)
-#define R512_5(M) R512_4(M) M(4)
-#define R512_6(M) R512_5(M) M(5)
-#define R512_7(M) R512_6(M) M(6)
-#define R512_8(M) R512_7(M) M(7)
 
 #endif

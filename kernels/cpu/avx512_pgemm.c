@@ -27,20 +27,20 @@
 #if defined(__x86_64__)
 #include "avx512.h"
 
-#define XDECL(j)                                                                       \
-	const uint8_t *x##j = mm->x + (size_t)(t0 + j) * mm->xstride;                     \
-	const int16_t *z##j = x32_a(x##j, k);                                             \
-	const float g##j = *x32_g(x##j, k);                                               \
+#define XDECL(j)                                                      \
+	const uint8_t *x##j = mm->x + (size_t)(t0 + j) * mm->xstride; \
+	const int16_t *z##j = x32_a(x##j, k);                         \
+	const float g##j = *x32_g(x##j, k);                           \
 	__m512 a##j = _mm512_setzero_ps();
 #define SDECL(j) __m512i s##j = _mm512_setzero_si512();
 #define INNER(j) s##j = _mm512_dpbusd_epi32(s##j, u, bcast4_512(x##j + QK * b + 4 * h));
 // m·(Σu·q − 8·Σq) exactly, then into the row's float sum.
-#define EPI(j)                                                                                      \
+#define EPI(j)                                                                                          \
 	{                                                                                               \
-		const int16_t *zb = z##j + 4 * b;                                                           \
-		__m512i v = _mm512_sub_epi32(s##j, _mm512_set1_epi32((int32_t)zb[2] + (int32_t)zb[3]));     \
-		v = _mm512_mullo_epi32(v, _mm512_set1_epi32(zb[0]));                                        \
-		a##j = _mm512_fmadd_ps(dw, _mm512_cvtepi32_ps(v), a##j);                                    \
+		const int16_t *zb = z##j + 4 * b;                                                       \
+		__m512i v = _mm512_sub_epi32(s##j, _mm512_set1_epi32((int32_t)zb[2] + (int32_t)zb[3])); \
+		v = _mm512_mullo_epi32(v, _mm512_set1_epi32(zb[0]));                                    \
+		a##j = _mm512_fmadd_ps(dw, _mm512_cvtepi32_ps(v), a##j);                                \
 	}
 #define STORE(j) _mm512_mask_storeu_ps(mm->out + (size_t)(t0 + j) * mm->ldo + r0, keep, _mm512_mul_ps(a##j, _mm512_set1_ps(g##j)));
 
@@ -48,34 +48,34 @@
 // computed (as the AVX2 tiles do, for the same reason): a panel's first
 // pass reads it from memory. Five lines cover its 288 bytes.
 #define PF_BLOCKS 4
-#define PREFETCH_AHEAD(q)                                                              \
+#define PREFETCH_AHEAD(q) \
 	for (int l = 0; l < SW_PK_Q4_0; l += 64) _mm_prefetch((const char *)(q) + PF_BLOCKS * SW_PK_Q4_0 + l, _MM_HINT_T0);
 
 // A tile NAME of C rows; PF prefetches ahead (first passes only).
-#define TILE_OF(NAME, C, PF)                                                                    \
-	static void NAME(const sw_mm *mm, const uint8_t *P, uint8_t *U, int t0, int r0, int nr) { \
-		(void)U;                                                                                \
-		const int k = mm->k, nb = k / QK;                                                       \
-		const __m512i m4 = _mm512_set1_epi8(0xF);                                              \
-		const __m512i sh = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1); \
-		const __mmask16 keep = (__mmask16)((1u << nr) - 1);                                     \
-		R512_##C(XDECL)                                                                         \
-		for (int b = 0; b < nb; b++) {                                                          \
-			const uint8_t *pb = P + (size_t)b * SW_PK_Q4_0;                                     \
-			PF                                                                                  \
-			R512_##C(SDECL)                                                                     \
-			_Pragma("GCC unroll 8") for (int h = 0; h < 8; h++) {                               \
+#define TILE_OF(NAME, C, PF)                                                                                            \
+	static void NAME(const sw_mm *mm, const uint8_t *P, uint8_t *U, int t0, int r0, int nr) {                       \
+		(void)U;                                                                                                \
+		const int k = mm->k, nb = k / QK;                                                                       \
+		const __m512i m4 = _mm512_set1_epi8(0xF);                                                               \
+		const __m512i sh = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);                 \
+		const __mmask16 keep = (__mmask16)((1u << nr) - 1);                                                     \
+		REP##C(XDECL)                                                                                           \
+		for (int b = 0; b < nb; b++) {                                                                          \
+			const uint8_t *pb = P + (size_t)b * SW_PK_Q4_0;                                                 \
+			PF                                                                                              \
+			REP##C(SDECL)                                                                                   \
+			_Pragma("GCC unroll 8") for (int h = 0; h < 8; h++) {                                           \
 				__m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(pb + 32 * h))); \
-				__m512i u = _mm512_and_si512(_mm512_srlv_epi16(v, sh), m4);                     \
-				R512_##C(INNER)                                                                 \
-			}                                                                                   \
-			__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pb + 256)));       \
-			R512_##C(EPI)                                                                       \
-		}                                                                                       \
-		R512_##C(STORE)                                                                         \
+				__m512i u = _mm512_and_si512(_mm512_srlv_epi16(v, sh), m4);                             \
+				REP##C(INNER)                                                                           \
+			}                                                                                               \
+			__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pb + 256)));                   \
+			REP##C(EPI)                                                                                     \
+		}                                                                                                       \
+		REP##C(STORE)                                                                                           \
 	}
-#define TILES(C)                                              \
-	TILE_OF(tile##C, C, PREFETCH_AHEAD(pb))                   \
+#define TILES(C)                                \
+	TILE_OF(tile##C, C, PREFETCH_AHEAD(pb)) \
 	TILE_OF(tile##C##_u, C, )
 TILES(1)
 TILES(2)

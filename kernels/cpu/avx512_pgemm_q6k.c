@@ -47,20 +47,20 @@ FORCE512 __m512i q6_zpairs(const uint8_t *pb, const uint8_t *qb, int pr) {
 	return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-#define DECL(j)                                                                        \
-	const uint8_t *x##j = mm->x + (size_t)(t0 + j) * mm->xstride;                     \
-	const float *d##j = x256_d(x##j, k);                                              \
-	const int16_t *bs##j = x256_bs(x##j, k);                                          \
+#define DECL(j)                                                       \
+	const uint8_t *x##j = mm->x + (size_t)(t0 + j) * mm->xstride; \
+	const float *d##j = x256_d(x##j, k);                          \
+	const int16_t *bs##j = x256_bs(x##j, k);                      \
 	__m512 a##j = _mm512_setzero_ps();
 #define IDECL(j) __m512i i##j = _mm512_setzero_si512();
-#define INNER(j)                                                                       \
-	{                                                                                  \
-		const uint8_t *xp = x##j + QKK * b + 16 * sj;                                   \
-		__m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0, bcast4_512(xp));     \
-		s = _mm512_dpbusd_epi32(s, u1, bcast4_512(xp + 4));                              \
-		s = _mm512_dpbusd_epi32(s, u2, bcast4_512(xp + 8));                              \
-		s = _mm512_dpbusd_epi32(s, u3, bcast4_512(xp + 12));                             \
-		i##j = _mm512_add_epi32(i##j, _mm512_mullo_epi32(s, sc));                       \
+#define INNER(j)                                                                             \
+	{                                                                                    \
+		const uint8_t *xp = x##j + QKK * b + 16 * sj;                                \
+		__m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0, bcast4_512(xp)); \
+		s = _mm512_dpbusd_epi32(s, u1, bcast4_512(xp + 4));                          \
+		s = _mm512_dpbusd_epi32(s, u2, bcast4_512(xp + 8));                          \
+		s = _mm512_dpbusd_epi32(s, u3, bcast4_512(xp + 12));                         \
+		i##j = _mm512_add_epi32(i##j, _mm512_mullo_epi32(s, sc));                    \
 	}
 #define CORR(j) i##j = _mm512_sub_epi32(i##j, _mm512_madd_epi16(zp, bcast4_512((const uint8_t *)(bs##j + 16 * b + 2 * pr))));
 #define EPI(j) a##j = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(d##j[b])), _mm512_cvtepi32_ps(i##j), a##j);
@@ -68,40 +68,40 @@ FORCE512 __m512i q6_zpairs(const uint8_t *pb, const uint8_t *qb, int pr) {
 
 // Rows [t0, t0+C) of x against panels P (rows r0..) and Q (rows r0+8..;
 // Q == P when P is alone); keep masks the outputs that exist.
-#define TILE(C)                                                                                              \
-	static void q6tile##C(const sw_mm *mm, const uint8_t *P, const uint8_t *Q, const uint8_t *next, int t0, \
-	                      int r0, __mmask16 keep) {                                                        \
-		const int k = mm->k, nb = k / QKK;                                                                  \
-		R512_##C(DECL) for (int b = 0; b < nb; b++) {                                                       \
-			const uint8_t *pb = P + (size_t)b * SW_PK_Q6_K, *qb = Q + (size_t)b * SW_PK_Q6_K;               \
-			R512_##C(IDECL)                                                                                 \
-			_Pragma("GCC unroll 1") for (int sj = 0; sj < 16; sj++) {                                      \
-				/* the next pair's super-block, 145 of its 2320 bytes a step, on first passes */            \
-				if (next) {                                                                                  \
-					const char *nx = (const char *)(next + (size_t)b * SW_PK_Q6_K) + 145 * sj;              \
-					_mm_prefetch(nx, _MM_HINT_T0);                                                          \
-					_mm_prefetch(nx + 64, _MM_HINT_T0);                                                     \
-					_mm_prefetch(nx + 128, _MM_HINT_T0);                                                    \
-					_mm_prefetch(nx + mm->wstride, _MM_HINT_T0);                                            \
-					_mm_prefetch(nx + mm->wstride + 64, _MM_HINT_T0);                                       \
-					_mm_prefetch(nx + mm->wstride + 128, _MM_HINT_T0);                                      \
-				}                                                                                            \
-				__m512i sc = q6_scales32(pb, qb, sj);                                                        \
-				__m512i u0 = pair256(pb, qb, 128 * sj), u1 = pair256(pb, qb, 128 * sj + 32);                \
-				__m512i u2 = pair256(pb, qb, 128 * sj + 64), u3 = pair256(pb, qb, 128 * sj + 96);           \
-				R512_##C(INNER)                                                                              \
-			}                                                                                                \
-			_Pragma("GCC unroll 8") for (int pr = 0; pr < 8; pr++) {                                        \
-				__m512i zp = q6_zpairs(pb, qb, pr);                                                          \
-				R512_##C(CORR)                                                                               \
-			}                                                                                                \
-			__m256i dh = _mm256_inserti128_si256(                                                           \
-			    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(pb + 2304))),                     \
-			    _mm_loadu_si128((const __m128i *)(qb + 2304)), 1);                                         \
-			__m512 dw = _mm512_cvtph_ps(dh);                                                                \
-			R512_##C(EPI)                                                                                   \
-		}                                                                                                    \
-		R512_##C(STORE)                                                                                      \
+#define TILE(C)                                                                                                    \
+	static void q6tile##C(const sw_mm *mm, const uint8_t *P, const uint8_t *Q, const uint8_t *next, int t0,    \
+	                      int r0, __mmask16 keep) {                                                            \
+		const int k = mm->k, nb = k / QKK;                                                                 \
+		REP##C(DECL) for (int b = 0; b < nb; b++) {                                                        \
+			const uint8_t *pb = P + (size_t)b * SW_PK_Q6_K, *qb = Q + (size_t)b * SW_PK_Q6_K;          \
+			REP##C(IDECL)                                                                              \
+			_Pragma("GCC unroll 1") for (int sj = 0; sj < 16; sj++) {                                  \
+				/* the next pair's super-block, 145 of its 2320 bytes a step, on first passes */   \
+				if (next) {                                                                        \
+					const char *nx = (const char *)(next + (size_t)b * SW_PK_Q6_K) + 145 * sj; \
+					_mm_prefetch(nx, _MM_HINT_T0);                                             \
+					_mm_prefetch(nx + 64, _MM_HINT_T0);                                        \
+					_mm_prefetch(nx + 128, _MM_HINT_T0);                                       \
+					_mm_prefetch(nx + mm->wstride, _MM_HINT_T0);                               \
+					_mm_prefetch(nx + mm->wstride + 64, _MM_HINT_T0);                          \
+					_mm_prefetch(nx + mm->wstride + 128, _MM_HINT_T0);                         \
+				}                                                                                  \
+				__m512i sc = q6_scales32(pb, qb, sj);                                              \
+				__m512i u0 = pair256(pb, qb, 128 * sj), u1 = pair256(pb, qb, 128 * sj + 32);       \
+				__m512i u2 = pair256(pb, qb, 128 * sj + 64), u3 = pair256(pb, qb, 128 * sj + 96);  \
+				REP##C(INNER)                                                                      \
+			}                                                                                          \
+			_Pragma("GCC unroll 8") for (int pr = 0; pr < 8; pr++) {                                   \
+				__m512i zp = q6_zpairs(pb, qb, pr);                                                \
+				REP##C(CORR)                                                                       \
+			}                                                                                          \
+			__m256i dh = _mm256_inserti128_si256(                                                      \
+			    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(pb + 2304))),                 \
+			    _mm_loadu_si128((const __m128i *)(qb + 2304)), 1);                                     \
+			__m512 dw = _mm512_cvtph_ps(dh);                                                           \
+			REP##C(EPI)                                                                                \
+		}                                                                                                  \
+		REP##C(STORE)                                                                                      \
 	}
 TILE(1)
 TILE(2)
