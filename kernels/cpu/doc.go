@@ -56,7 +56,8 @@
 //     keep llama.cpp's scales exactly. Packed weights run one tile kernel for
 //     every T (Q4_0: 1 to 6 rows of x per tile, several passes over a panel from
 //     7 rows on, the first keeping its unpacked nibbles for the rest in
-//     per-thread scratch; Q6_K: 1 to 8 rows; each row's sums in the same order
+//     per-thread scratch; Q6_K: 1 to 8 rows; on avx512, Q4_0 tiles of 1 to 8
+//     rows with no unpacked copy, and Q6_K tiles of two panels up to 32 rows; each row's sums in the same order
 //     whatever the tile, so results do not depend on the batch) and MatMulN runs
 //     several weights of one x in one pass of the pool. Other weights: up to a
 //     per-type number of rows of x (about 5 to 8; 48 for float weights) each
