@@ -154,7 +154,7 @@ func TestAttn8MatchesScalar(t *testing.T) {
 			want := s.run(t, p.scalar, s.cache(t, p.scalar), ctxs, nqs, tables, q)
 			for i := range want {
 				if d := math.Abs(float64(got[i] - want[i])); d > 2e-5+1e-4*math.Abs(float64(want[i])) || math.IsNaN(float64(got[i])) {
-					t.Fatalf("out[%d][%d] = %g on avx2, %g on scalar", i/(c.heads*c.hd), i%(c.heads*c.hd), got[i], want[i])
+					t.Fatalf("out[%d][%d] = %g on %s, %g on scalar", i/(c.heads*c.hd), i%(c.heads*c.hd), got[i], p.simd.ISA(), want[i])
 				}
 			}
 		})
@@ -257,7 +257,7 @@ func TestRoPESIMDMatchesScalar(t *testing.T) {
 			}
 			got, want := ropeRun(t, p.simd, x, T, cols, pos, rp), ropeRun(t, p.scalar, x, T, cols, pos, rp)
 			if k := sameBits(got, want); k >= 0 {
-				t.Fatalf("params %d, T=%d: x[%d] = %g on avx2, %g on scalar", i, T, k, got[k], want[k])
+				t.Fatalf("params %d, T=%d: x[%d] = %g on %s, %g on scalar", i, T, k, got[k], p.simd.ISA(), want[k])
 			}
 		}
 	}
@@ -328,7 +328,7 @@ func TestSiLUMulSIMDMatchesScalar(t *testing.T) {
 				got, want := run(p.simd), run(p.scalar)
 				for i := range want {
 					if d := math.Abs(float64(got[i] - want[i])); d > 1e-30+2e-6*math.Abs(float64(want[i])) || math.IsNaN(float64(got[i])) {
-						t.Fatalf("y[%d] (g=%g, u=%g) = %g on avx2, %g on scalar", i, g[i], u[i], got[i], want[i])
+						t.Fatalf("y[%d] (g=%g, u=%g) = %g on %s, %g on scalar", i, g[i], u[i], got[i], p.simd.ISA(), want[i])
 					}
 				}
 			})

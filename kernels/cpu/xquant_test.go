@@ -38,7 +38,7 @@ func parseX32(b []byte, k int) x32Row {
 	return r
 }
 
-// TestXQuant32: both ISAs quantize a row for legacy weights to the same
+// TestXQuant32: the SIMD and scalar paths quantize a row for legacy weights to the same
 // bytes. Q8_0's X32 row scales each block by amax/127, as llama.cpp does.
 // Q4_0's X32G row keeps its promises: each block's scale d = m·g is
 // amax/127 rounded up to the row's power-of-two grid g (the largest at m
@@ -71,13 +71,13 @@ func TestXQuant32(t *testing.T) {
 			}
 			got, want := p.simd.ctx.xquant(kernels.Q4_0, x), p.scalar.ctx.xquant(kernels.Q4_0, x)
 			if !slices.Equal(got, want) {
-				t.Fatalf("Q4_0: avx2 and scalar rows differ")
+				t.Fatalf("Q4_0: %s and scalar rows differ", p.simd.ISA())
 			}
 			checkX32G(t, x, parseX32(got, k))
 			got, want = p.simd.ctx.xquant(kernels.Q8_0, x), p.scalar.ctx.xquant(kernels.Q8_0, x)
 			n := k + 8*k/32 // q, d, s: the rest is unset
 			if !slices.Equal(got[:n], want[:n]) {
-				t.Fatalf("Q8_0: avx2 and scalar rows differ")
+				t.Fatalf("Q8_0: %s and scalar rows differ", p.simd.ISA())
 			}
 			for b := range k / 32 {
 				d := math.Float32frombits(binary.LittleEndian.Uint32(got[k+4*b:]))

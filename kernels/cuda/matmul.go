@@ -35,7 +35,7 @@ const gemvThreads = 128
 // warps must leave each lane two pieces: on an H100 (GEMVGraph with
 // SPILLWAY_CUDA_GEMV_SPLIT, session 14) Q4_K 4096×4096 took 5.85 µs at 4
 // warps a row (one piece a lane) against 5.62 at 2, and Q6_K 4096×14336
-// 28.1 (3.5 pieces) against 27.0; single-stream Q4_K_M decode gained 5%.
+// 28.1 (3.5 pieces) against 27.0; single-stream Q4_K_M decode gained 2–5%.
 // From 1 to 2 the rule stays: Q6_K 14336×4096 at one warp a row took
 // 27.4 µs against 22.9.
 // It depends on the shape only: a row's sum is added in one order for
