@@ -26,7 +26,7 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 	size, offPos, offTab := p.metaBytes()
 	qRows := q.Rows
 	meta := b.stage(stAttn, size, func(dst []byte) error { return p.fillMeta(dst, ab, qRows, c, b.g.info.sms) })
-	var part, pml uint64
+	var part, pml, cnt uint64
 	if p.nsplit > 1 {
 		n := p.T * ab.NumHeads * p.nsplit
 		base, err := b.scr.get(b, &b.scr.attn, n*8+n*ab.HeadDim*4)
@@ -34,6 +34,10 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 			panic(fmt.Sprintf("cuda: %s: scratch for %d splits: %v", op, p.nsplit, err))
 		}
 		pml, part = base, base+uint64(n*8)
+		if p.counters() > b.scr.cnt.n {
+			panic(fmt.Sprintf("cuda: %s: %d split counters, %d allocated", op, p.counters(), b.scr.cnt.n))
+		}
+		cnt = b.scr.cnt.ptr
 	}
 	var qx, ds uint64
 	q8 := false
@@ -44,17 +48,8 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 	a.ptr(po).i32(int(out.DType)).ptr(pq).i32(int(q.DType)).ptr(pk).ptr(pv).i32(int(kc.DType))
 	a.ptr(meta).ptr(meta + uint64(offPos)).ptr(meta + uint64(offTab)).i32(p.W).i32(c.Spec.BlockSize)
 	a.i32(ab.NumHeads).i32(ab.NumKVHeads).i32(ab.HeadDim).i32(p.hc).f32(ab.Scale).i32(ab.Window)
-	aq, ad := uint64(0), uint64(0) // the 8-bit output: from the kernel that writes out
-	if p.nsplit == 1 {
-		aq, ad = qx, ds
-	}
-	a.ptr(part).ptr(pml).ptr(aq).ptr(ad)
-	b.launch("sw_attn", [3]int{p.ntiles, ab.NumKVHeads * p.nhc, p.nsplit}, [3]int{attnThreads, 1, 1}, attnSmem(ab.HeadDim), &a)
-	if p.nsplit > 1 {
-		var m argv
-		m.ptr(po).i32(int(out.DType)).ptr(part).ptr(pml).i32(ab.HeadDim).i32(p.nsplit).ptr(qx).ptr(ds)
-		b.launch("sw_attn_combine", [3]int{p.T * ab.NumHeads, 1, 1}, [3]int{128, 1, 1}, 0, &m)
-	}
+	a.ptr(part).ptr(pml).ptr(cnt).ptr(qx).ptr(ds)
+	b.launch("sw_attn", [3]int{p.ntiles, p.ny, p.nsplit}, [3]int{attnThreads, 1, 1}, attnSmem(ab.HeadDim), &a)
 	written(out)
 	if q8 {
 		b.q8 = q8Key(out)

@@ -27,6 +27,7 @@ func attnSmem(hd int) int { return 4 * (attnUnits*hd + attnKeys*(hd+1) + attnKey
 // the shape does.
 type attnPlan struct {
 	G, hc, nhc, qr int // group size, query heads per block, head chunks, rows per tile
+	ny             int // the grid's y: kv heads · head chunks
 	ntiles, W      int // tiles; block-table width
 	nsplit         int // key splits (the kernel shares each tile's own keys among them)
 	T, nseq        int
@@ -53,7 +54,8 @@ func planAttention(ab *kernels.AttnBatch, bs, sms int) attnPlan {
 	// Split the keys when the batch alone would leave most SMs idle (a
 	// few long decodes): each split then reads a share of the context.
 	keys := p.W * max(bs, 1)
-	blocks := p.ntiles * max(ab.NumKVHeads, 1) * p.nhc
+	p.ny = max(ab.NumKVHeads, 1) * p.nhc
+	blocks := p.ntiles * p.ny
 	p.nsplit = 1
 	if want := 2 * sms; blocks > 0 && blocks < want {
 		p.nsplit = min((want+blocks-1)/blocks, (keys+255)/256, maxSplits)
@@ -63,6 +65,15 @@ func planAttention(ab *kernels.AttnBatch, bs, sms int) attnPlan {
 	share := ((keys+p.nsplit-1)/p.nsplit + attnKeys - 1) / attnKeys * attnKeys
 	p.nsplit = (keys + share - 1) / share
 	return p
+}
+
+// counters is how many split counters sw_attn needs (attn_merge): one a
+// (tile, head chunk), and keys are split only below 2·sms of those.
+func (p attnPlan) counters() int {
+	if p.nsplit == 1 {
+		return 0
+	}
+	return p.ntiles * p.ny
 }
 
 // metaBytes is the size of the staged metadata: tiles (ntiles, 4), rowpos
@@ -95,6 +106,9 @@ func (p attnPlan) fillMeta(dst []byte, ab *kernels.AttnBatch, qRows int, c *kern
 			le.PutUint32(dst[o:], uint32(i))
 			le.PutUint32(dst[o+4:], uint32(q0+r))
 			le.PutUint32(dst[o+8:], uint32(min(p.qr, nq-r)))
+			// The sequence's first position computed in this step: the
+			// kernel reads the cache below it before its PDL wait.
+			le.PutUint32(dst[o+12:], uint32(ctx-nq))
 			tile++
 		}
 		for j := 0; j < nq; j++ {

@@ -54,9 +54,14 @@ func checkPlan(t *testing.T, ab *kernels.AttnBatch, c *kernels.KVCache, sms int)
 		owner[i] = -1
 	}
 	for tile := 0; tile < p.ntiles; tile++ {
-		seq, r0, n := u32(16*tile), u32(16*tile+4), u32(16*tile+8)
+		seq, r0, n, pnew := u32(16*tile), u32(16*tile+4), u32(16*tile+8), u32(16*tile+12)
 		if n < 1 || n > p.qr || n*p.hc > attnUnits {
 			t.Fatalf("tile %d has %d rows (qr %d, hc %d)", tile, n, p.qr, p.hc)
+		}
+		// The kernel reads the cache below pnew before its PDL wait:
+		// it must be the sequence's first position of this step.
+		if want := int(ab.CtxLen[seq] - (ab.QStart[seq+1] - ab.QStart[seq])); pnew != want {
+			t.Fatalf("tile %d (seq %d): first new position %d, want %d", tile, seq, pnew, want)
 		}
 		for r := r0; r < r0+n; r++ {
 			if r < int(ab.QStart[seq]) || r >= int(ab.QStart[seq+1]) || owner[r] >= 0 {
@@ -82,6 +87,10 @@ func checkPlan(t *testing.T, ab *kernels.AttnBatch, c *kernels.KVCache, sms int)
 	// Every split has at least one 32-key tile of a full table to share.
 	if keys := p.W * c.Spec.BlockSize; p.nsplit < 1 || p.nsplit > maxSplits || (p.nsplit-1)*attnKeys >= keys {
 		t.Fatalf("%d splits over %d keys", p.nsplit, keys)
+	}
+	// A split grid's counters fit the 2·sms the backend allocates.
+	if p.counters() > 2*sms || (p.nsplit > 1) != (p.counters() > 0) {
+		t.Fatalf("%d splits need %d counters (%d SMs)", p.nsplit, p.counters(), sms)
 	}
 }
 

@@ -160,6 +160,11 @@ func (b *Backend) prepare() error {
 	if err := b.g.allowSmem(f, attnSmem(maxHeadDim)); err != nil {
 		return err
 	}
+	// Keys are split only when a launch has fewer than 2·sms blocks
+	// (planAttention), so that many counters serve every launch.
+	if err := b.scr.allocCounters(b.g, 2*max(b.g.info.sms, 1)); err != nil {
+		return err
+	}
 	st, err := newStager(b.g, 1<<20)
 	if err != nil {
 		return err

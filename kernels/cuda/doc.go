@@ -54,8 +54,12 @@
 //   - Every kernel begins with pdl_enter() (TestKernelsEnterPDL): on sm_90
 //     and newer, kernels are launched with programmatic dependent launch
 //     (pdl.go) and may start before their predecessor ends, so nothing may
-//     touch global memory before that wait. SPILLWAY_CUDA_PDL=0 turns it
-//     off.
+//     touch global memory before that wait but L2 prefetches of weights and
+//     attention's reads of its metadata and of earlier steps' cache rows.
+//     SPILLWAY_CUDA_PDL=0 turns it off.
+//   - Attention that splits a context's keys over several blocks merges
+//     their partials in the last of them to finish (a counter per block
+//     group, put back to zero by that block): one launch a layer.
 //   - Scratch buffers only grow; a replaced one is kept until Close, since
 //     a recorded graph may still use it.
 //   - A Backend is used by one goroutine at a time.

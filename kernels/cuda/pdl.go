@@ -22,6 +22,15 @@ import (
 // the driver has cuLaunchKernelEx, SPILLWAY_CUDA_PDL is not 0, and a
 // probe of dependent launches, eager and captured, computes the right
 // result; otherwise every launch is a plain one.
+//
+// What a kernel may read before its wait: a kernel starts only once every
+// block of the one before it has passed its own wait, so everything on
+// the stream before that kernel has finished; and a kernel launched right
+// after a copy waits for the copy in full. So before the wait a kernel may
+// read what no kernel of the step writes: the metadata the stager copies
+// (never written by a kernel) and the KV-cache rows of positions computed
+// in earlier steps. Attention does (attn_begin in attention.cu); every
+// other kernel only prefetches its weights into L2 (TestKernelsEnterPDL).
 
 // enablePDL turns PDL on where it is allowed and the probe passes; the
 // probe's error, if any, is kept for Device to report.

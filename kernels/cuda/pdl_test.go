@@ -11,11 +11,13 @@ import (
 )
 
 // TestKernelsEnterPDL: every kernel opens with pdl_enter(), after at most
-// a prologue that reads no memory: prefetches into L2 (coherent, so they
-// cannot race) and the GEMV's choice of its matrix from its arguments.
-// With programmatic dependent launch a kernel may start before the one it
-// depends on has finished; one that read or wrote memory before the wait
-// would race, silently (pdl.go).
+// a prologue that reads no memory a kernel of the step writes: prefetches
+// into L2 (coherent, so they cannot race), the GEMV's choice of its matrix
+// from its arguments, and attention's attn_begin (the staged metadata and
+// the cache rows of earlier steps' positions). With programmatic dependent
+// launch a kernel may start before the one it depends on has finished; one
+// that read or wrote anything else before the wait would race, silently
+// (pdl.go).
 func TestKernelsEnterPDL(t *testing.T) {
 	files, err := filepath.Glob("*.cu*") // .cu and .cuh
 	if err != nil || len(files) == 0 {
@@ -51,7 +53,8 @@ func TestKernelsEnterPDL(t *testing.T) {
 }
 
 // pdlPrologue: the statements a kernel may run before pdl_enter().
-var pdlPrologue = []string{"pdl_prefetch_l2(", "gemv_prefetch(", "gseg g = gemv_seg(GEMV_GROUP_ARGS);"}
+var pdlPrologue = []string{"pdl_prefetch_l2(", "gemv_prefetch(", "gseg g = gemv_seg(GEMV_GROUP_ARGS);",
+	"attn_pre pre = attn_begin("}
 
 // prologueStatement returns the first statement of src (a kernel body up
 // to its pdl_enter) that pdlPrologue does not allow, or "".

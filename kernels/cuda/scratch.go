@@ -15,6 +15,27 @@ type devArea struct {
 // buffer of each kind serves every op in turn.
 type scratch struct {
 	q8, attn devArea
+	// cnt holds sw_attn's counts of finished key splits (attn_merge),
+	// n int32 of them: zeroed once, and put back to zero by the block
+	// that merges, so stream-ordered launches share them.
+	cnt struct {
+		ptr uint64
+		n   int
+	}
+}
+
+// allocCounters allocates and zeroes n split counters.
+func (s *scratch) allocCounters(g *gpu, n int) error {
+	p, err := g.alloc(4 * n)
+	if err != nil {
+		return err
+	}
+	if err := g.memsetAsync(p, 4*n); err != nil {
+		g.free(p)
+		return err
+	}
+	s.cnt.ptr, s.cnt.n = p, n
+	return nil
 }
 
 // get returns a's address after growing it to at least n bytes. A buffer
@@ -43,6 +64,10 @@ func (s *scratch) free(g *gpu) error {
 			errs = append(errs, g.free(a.ptr))
 			a.ptr, a.size = 0, 0
 		}
+	}
+	if s.cnt.ptr != 0 {
+		errs = append(errs, g.free(s.cnt.ptr))
+		s.cnt.ptr, s.cnt.n = 0, 0
 	}
 	return errors.Join(errs...)
 }

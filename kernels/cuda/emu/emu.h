@@ -79,6 +79,16 @@ template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int mask) {
 }
 
 template <typename T> static inline T __ldg(const T *p) { return *p; }
+template <typename T> static inline T __ldcg(const T *p) { return *p; }
+// Blocks run one at a time and a block's fibers switch only at barriers
+// and shuffles, so an atomic is a plain read-modify-write and a fence has
+// nothing to order.
+static inline int atomicAdd(int *p, int v) {
+	int old = *p;
+	*p = old + v;
+	return old;
+}
+static inline void __threadfence() {}
 
 using std::max;
 using std::min;
