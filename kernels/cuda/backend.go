@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"spillway/kernels"
 )
@@ -44,6 +45,9 @@ type Backend struct {
 	// (gemvKernel): SPILLWAY_CUDA_GEMV=generic, for side-by-side
 	// measurement.
 	gemvGeneric bool
+	// gemvStream runs Q4_K and Q6_K through the streamed GEMV where
+	// their rows allow (gemvStreamed): SPILLWAY_CUDA_GEMV=stream.
+	gemvStream bool
 	// gemvWarps, when not 0, is the warps a row (1, 2 or 4) of every
 	// GEMV instead of gemvSplit's choice: SPILLWAY_CUDA_GEMV_SPLIT, for
 	// tuning gemvSplit against measurements.
@@ -90,12 +94,39 @@ func gemvWarpsEnv(v string) (int, error) {
 	return 0, fmt.Errorf("cuda: SPILLWAY_CUDA_GEMV_SPLIT=%q: want 1, 2 or 4 warps a row", v)
 }
 
+// gemvMode is how the decode GEMV runs: SPILLWAY_CUDA_GEMV, for
+// side-by-side measurement.
+type gemvMode int
+
+const (
+	gemvDirect  gemvMode = iota // each type's own kernel where it has one (the default)
+	gemvGeneric                 // "generic": the generic kernels for every type
+	gemvStream                  // "stream": Q4_K and Q6_K rows streamed through shared memory (gemv_stream.cuh)
+)
+
+// gemvModeEnv reads SPILLWAY_CUDA_GEMV's value v.
+func gemvModeEnv(v string) (gemvMode, error) {
+	switch v {
+	case "":
+		return gemvDirect, nil
+	case "generic":
+		return gemvGeneric, nil
+	case "stream":
+		return gemvStream, nil
+	}
+	return 0, fmt.Errorf("cuda: SPILLWAY_CUDA_GEMV=%q: want generic or stream (or unset)", v)
+}
+
 func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 	act, err := actType(o.ActDType)
 	if err != nil {
 		return nil, err
 	}
 	warps, err := gemvWarpsEnv(os.Getenv("SPILLWAY_CUDA_GEMV_SPLIT"))
+	if err != nil {
+		return nil, err
+	}
+	mode, err := gemvModeEnv(os.Getenv("SPILLWAY_CUDA_GEMV"))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +153,8 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 		return nil, fmt.Errorf("cuda: %s has compute capability %d.%d; the kernels need 8.0 or newer", g.info.name, g.info.cc/10, g.info.cc%10)
 	}
 	b := &Backend{g: g, act: act, bufs: map[*devBuf]struct{}{}, graphs: map[*Graph]struct{}{}}
-	b.gemvGeneric = os.Getenv("SPILLWAY_CUDA_GEMV") == "generic"
+	b.gemvGeneric = mode == gemvGeneric
+	b.gemvStream = mode == gemvStream
 	b.gemvWarps = warps
 	b.noFuse = os.Getenv("SPILLWAY_CUDA_FUSE") == "0"
 	if err := b.prepare(); err != nil {
@@ -159,6 +191,14 @@ func (b *Backend) prepare() error {
 	f, _ := b.g.function("sw_attn")
 	if err := b.g.allowSmem(f, attnSmem(maxHeadDim)); err != nil {
 		return err
+	}
+	for _, name := range kernelNames() {
+		if strings.HasPrefix(name, "sw_gemvs_") {
+			f, _ := b.g.function(name)
+			if err := b.g.allowSmem(f, gemvStreamSmemMax); err != nil {
+				return err
+			}
+		}
 	}
 	// Keys are split only when a launch has fewer than 2·sms blocks
 	// (planAttention), so that many counters serve every launch.

@@ -85,9 +85,12 @@ func BenchmarkGEMVGraph(b *testing.B) {
 	types := []kernels.DType{kernels.F16, kernels.BF16, kernels.Q8_0, kernels.Q4_0, kernels.Q4_K, kernels.Q5_K, kernels.Q6_K}
 	for _, dt := range types {
 		for _, s := range shapes {
-			b.Run(fmt.Sprintf("%s/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k, false) })
+			b.Run(fmt.Sprintf("%s/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k, gemvDirect) })
 			if _, own := ownGemvs[dt]; own { // its own kernel, beside the generic one
-				b.Run(fmt.Sprintf("%s-generic/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k, true) })
+				b.Run(fmt.Sprintf("%s-generic/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k, gemvGeneric) })
+			}
+			if gemvStreamed(dt, s.k) { // and the streamed one
+				b.Run(fmt.Sprintf("%s-stream/%dx%d", dt, s.n, s.k), func(b *testing.B) { benchGEMVGraph(b, dt, s.n, s.k, gemvStream) })
 			}
 		}
 	}
@@ -100,10 +103,10 @@ const (
 	gemvGraphLaunches = 16
 )
 
-func benchGEMVGraph(b *testing.B, dt kernels.DType, n, k int, generic bool) {
+func benchGEMVGraph(b *testing.B, dt kernels.DType, n, k int, mode gemvMode) {
 	be := newCUDA(b, 0) // one per case: Close frees its copies
 	defer be.Close()
-	be.gemvGeneric = generic
+	be.gemvGeneric, be.gemvStream = mode == gemvGeneric, mode == gemvStream
 	data := conformance.BenchWeights(dt, n, k)
 	copies := max(1, (gemvGraphBytes+len(data)-1)/len(data))
 	ws := make([]kernels.Tensor, copies)

@@ -245,11 +245,12 @@ static __device__ __forceinline__ void gemv_rows(const gseg &g, int *row0, int *
 
 // gemv_store_rows reduces each token's partial sums of R rows (row0,
 // row0+1, ...) over the warp, then over the W warps of the rows (in warp
-// order), and stores the rows' outputs. Every thread of the block must
-// call it (it may synchronise).
+// order), and stores the outputs of those rows below lim, at out[t·n +
+// row]. Every thread of the block must call it, as often as the others
+// (it synchronises when W > 1).
 template <int R, int NT>
 static __device__ __forceinline__ void gemv_store_rows(void *out, int odt, float (*acc)[NT],
-						       int row0, int n, int T, int W) {
+						       int row0, int lim, int n, int T, int W) {
 	__shared__ float part[GEMV_WARPS][R * NT];
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
@@ -265,22 +266,22 @@ static __device__ __forceinline__ void gemv_store_rows(void *out, int odt, float
 				for (int t = 0; t < NT; t++)
 					part[warp][r * NT + t] = acc[r][t];
 		__syncthreads();
-		if (warp % W != 0)
-			return;
+		if (warp % W == 0)
 #pragma unroll
-		for (int r = 0; r < R; r++)
+			for (int r = 0; r < R; r++)
 #pragma unroll
-			for (int t = 0; t < NT; t++) {
-				float s = part[warp][r * NT + t];
-				for (int i = 1; i < W; i++)
-					s += part[warp + i][r * NT + t];
-				acc[r][t] = s;
-			}
+				for (int t = 0; t < NT; t++) {
+					float s = part[warp][r * NT + t];
+					for (int i = 1; i < W; i++)
+						s += part[warp + i][r * NT + t];
+					acc[r][t] = s;
+				}
+		__syncthreads(); // part is read before a later call writes it
 	}
-	if (lane == 0)
+	if (lane == 0 && warp % W == 0)
 #pragma unroll
 		for (int r = 0; r < R; r++)
-			if (row0 + r < n)
+			if (row0 + r < lim)
 #pragma unroll
 				for (int t = 0; t < NT; t++)
 					if (t < T)

@@ -50,7 +50,11 @@
 //     rows a warp; SPILLWAY_CUDA_GEMV=generic selects the generic kernels
 //     instead, for side-by-side measurement (BenchmarkGEMVGraph runs both);
 //     SPILLWAY_CUDA_GEMV_SPLIT=1|2|4 fixes the warps a row of every GEMV
-//     (gemvSplit chooses by shape otherwise).
+//     (gemvSplit chooses by shape otherwise). SPILLWAY_CUDA_GEMV=stream
+//     runs Q4_K and Q6_K through the streamed GEMV (gemv_stream.cuh: one
+//     wave of blocks copying their share of rows into shared memory ahead
+//     of use), whose sums equal the direct kernels' bit for bit; it is off
+//     until measured faster on a GPU.
 //   - Every kernel begins with pdl_enter() (TestKernelsEnterPDL): on sm_90
 //     and newer, kernels are launched with programmatic dependent launch
 //     (pdl.go) and may start before their predecessor ends, so nothing may

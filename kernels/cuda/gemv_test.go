@@ -48,8 +48,9 @@ func TestGemvSplit(t *testing.T) {
 	}
 }
 
-// TestGemvWarpsEnv: SPILLWAY_CUDA_GEMV_SPLIT takes 1, 2 or 4, and any
-// other value stops New with an error that names the variable.
+// TestGemvWarpsEnv: SPILLWAY_CUDA_GEMV_SPLIT takes 1, 2 or 4, and
+// SPILLWAY_CUDA_GEMV generic or stream; any other value stops New with an
+// error that names the variable.
 func TestGemvWarpsEnv(t *testing.T) {
 	for _, tc := range []struct {
 		v    string
@@ -62,6 +63,19 @@ func TestGemvWarpsEnv(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "SPILLWAY_CUDA_GEMV_SPLIT") {
 			t.Errorf("gemvWarpsEnv(%q): %v does not name the variable", tc.v, err)
+		}
+	}
+	for _, tc := range []struct {
+		v    string
+		want gemvMode
+		ok   bool
+	}{{"", gemvDirect, true}, {"generic", gemvGeneric, true}, {"stream", gemvStream, true}, {"direct", 0, false}, {"Stream", 0, false}} {
+		got, err := gemvModeEnv(tc.v)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("gemvModeEnv(%q) = %d, %v; want %d, ok=%v", tc.v, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "SPILLWAY_CUDA_GEMV") {
+			t.Errorf("gemvModeEnv(%q): %v does not name the variable", tc.v, err)
 		}
 	}
 	t.Setenv("SPILLWAY_CUDA_GEMV_SPLIT", "3")

@@ -207,6 +207,10 @@ type gemvSeg struct {
 // xargs appends the kernel's x arguments for the pass starting at token
 // t0.
 func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs func(a *argv, t0 int)) {
+	if b.gemvStream && gemvStreamed(wdt, k) {
+		b.gemvStreamLaunch(segs, odt, wdt, k, T, xargs)
+		return
+	}
 	var W, nb [gemvGroupMax]int
 	_, R, unit := b.gemvKernel(wdt, 1)
 	blocks := 0
@@ -391,6 +395,11 @@ func kernelNames() []string {
 	for _, s := range typeNames {
 		for _, nt := range gemvTokens {
 			names = append(names, fmt.Sprintf("sw_gemv_%s_%d", s, nt))
+		}
+	}
+	for _, s := range streamNames {
+		for _, nt := range gemvTokens {
+			names = append(names, fmt.Sprintf("sw_gemvs_%s_%d", s, nt))
 		}
 	}
 	for _, own := range ownGemvs {

@@ -72,7 +72,7 @@ static __device__ __forceinline__ void gemv_f(gseg g, int odt, const void *x, in
 				}
 		}
 	}
-	gemv_store_rows<R, NT>(g.out, odt, acc, row0, n, T, W);
+	gemv_store_rows<R, NT>(g.out, odt, acc, row0, n, n, T, W);
 }
 
 // sw_gemv_<type>_<NT> takes a row a warp, sw_gemv_<type>_r2_<NT> two.

@@ -34,7 +34,7 @@ static __device__ __forceinline__ void gemv_q(gseg g, int odt, const int8_t *qx,
 			}
 		}
 	}
-	gemv_store_rows<1, NT>(g.out, odt, acc, row, n, T, W);
+	gemv_store_rows<1, NT>(g.out, odt, acc, row, n, n, T, W);
 }
 
 #define GEMV_Q(name, DT, NT)                                                                       \

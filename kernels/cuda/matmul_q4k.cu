@@ -14,28 +14,30 @@
 // transaction. The activations of a chunk are loaded once for all Q4K_R
 // rows. Lane l of warp wi of a row's W takes chunks 32wi + l, +32W, ...,
 // the order of matmul_q.cu's pieces; sums are FP32 as there.
-#include "common.cuh"
+//
+// sw_gemvs_q4k_<NT> runs the same rows' loop on copies of the rows that
+// gemv_stream.cuh streams into shared memory, so its sums are the same.
+#include "gemv_stream.cuh"
 
 #define Q4K_R 2 // rows per warp
 
-template <int NT>
-static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *qx,
-						const float4 *ds, int k, int T) {
-	int lane = threadIdx.x & 31, W = g.W;
+// q4k_rows adds, for each of Q4K_R rows (row[r] their first bytes, in
+// global memory or, with SH, shared), this lane's chunks' products with
+// the NT tokens of x to acc.
+template <int NT, bool SH>
+static __device__ __forceinline__ void q4k_rows(const uint8_t *const *row, int W, int wi,
+						const int8_t *qx, const float4 *ds, int k, int T,
+						float (*acc)[NT]) {
+	int lane = threadIdx.x & 31;
 	int np = k >> 5; // chunks per row, as many as pieces (q8 blocks)
-	long long rb = row_bytes(QT_Q4_K, k);
-	const uint8_t *w = (const uint8_t *)g.w;
-	float acc[Q4K_R][NT];
-	int row0, wi;
-	gemv_rows<Q4K_R, NT>(g, &row0, &wi, acc);
 	for (int u = 32 * wi + lane; u < np; u += 32 * W) {
 		int sb = u >> 3, c = (u >> 1) & 3, h = u & 1;
 		uint4 q[Q4K_R], hd[Q4K_R];
 #pragma unroll
-		for (int r = 0; r < Q4K_R; r++) { // rows past n read row n-1; their sums are dropped
-			const uint8_t *blk = w + min(row0 + r, g.n - 1) * rb + 144LL * sb;
-			hd[r] = __ldg((const uint4 *)blk);
-			q[r] = __ldg((const uint4 *)(blk + 16) + (u & 7));
+		for (int r = 0; r < Q4K_R; r++) {
+			const uint8_t *blk = row[r] + 144LL * sb;
+			hd[r] = ld16<SH>(blk);
+			q[r] = ld16<SH>(blk + 16 + 16 * (u & 7));
 		}
 #pragma unroll
 		for (int t = 0; t < NT; t++) {
@@ -55,7 +57,33 @@ static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *q
 			}
 		}
 	}
-	gemv_store_rows<Q4K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
+}
+
+template <int NT>
+static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *qx,
+						const float4 *ds, int k, int T) {
+	long long rb = row_bytes(QT_Q4_K, k);
+	float acc[Q4K_R][NT];
+	int row0, wi;
+	gemv_rows<Q4K_R, NT>(g, &row0, &wi, acc);
+	const uint8_t *row[Q4K_R];
+#pragma unroll
+	for (int r = 0; r < Q4K_R; r++) // rows past n read row n-1; their sums are dropped
+		row[r] = (const uint8_t *)g.w + min(row0 + r, g.n - 1) * rb;
+	q4k_rows<NT, false>(row, g.W, wi, qx, ds, k, T, acc);
+	gemv_store_rows<Q4K_R, NT>(g.out, odt, acc, row0, g.n, g.n, T, g.W);
 }
 
 GEMV_Q8_KERNELS(q4k, gemv_q4k, Q4K_R, QT_Q4_K)
+
+// q4k_stream is q4k_rows for gemv_stream.
+struct q4k_stream {
+	template <int NT>
+	static __device__ __forceinline__ void rows(const uint8_t *const *row, int W, int wi,
+						    const int8_t *qx, const float4 *ds, int k, int T,
+						    float (*acc)[NT]) {
+		q4k_rows<NT, true>(row, W, wi, qx, ds, k, T, acc);
+	}
+};
+
+GEMV_STREAM_KERNELS(q4k, q4k_stream, Q4K_R, QT_Q4_K)

@@ -10,14 +10,19 @@
 // cover them, funnel-shifted into place (matmul_q.cu's generic decoder reads Q6_K two
 // bytes at a time). Lane l of warp wi of a row's W takes units 32wi + l,
 // +32W, ...; sums are FP32.
-#include "common.cuh"
+//
+// sw_gemvs_q6k_<NT> runs the same rows' loop on copies of the rows that
+// gemv_stream.cuh streams into shared memory, where those 4-byte reads
+// cost far less than in global memory.
+#include "gemv_stream.cuh"
 
 #define Q6K_R 2 // rows per warp
 
-// ld_a2 reads N32 words from the 2-byte-aligned address p: the aligned
-// words that cover them, shifted into place (the extra word only when p
-// is not 4-byte aligned, so nothing past p + 4·N32 is read).
-template <int N32>
+// ld_a2 reads N32 words from the 2-byte-aligned address p (in shared
+// memory when SH): the aligned words that cover them, shifted into place
+// (the extra word only when p is not 4-byte aligned, so nothing past
+// p + 4·N32 is read).
+template <int N32, bool SH>
 static __device__ __forceinline__ void ld_a2(const uint8_t *p, uint32_t *o) {
 	uintptr_t a = (uintptr_t)p;
 	const uint32_t *w = (const uint32_t *)(a & ~(uintptr_t)3);
@@ -25,34 +30,33 @@ static __device__ __forceinline__ void ld_a2(const uint8_t *p, uint32_t *o) {
 	uint32_t v[N32 + 1];
 #pragma unroll
 	for (int i = 0; i < N32; i++)
-		v[i] = __ldg(w + i);
-	v[N32] = sh ? __ldg(w + N32) : 0u;
+		v[i] = ld4<SH>(w + i);
+	v[N32] = sh ? ld4<SH>(w + N32) : 0u;
 #pragma unroll
 	for (int i = 0; i < N32; i++)
 		o[i] = __funnelshift_r(v[i], v[i + 1], sh);
 }
 
-template <int NT>
-static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *qx,
-						const float4 *ds, int k, int T) {
-	int lane = threadIdx.x & 31, W = g.W;
+// q6k_rows adds, for each of Q6K_R rows (row[r] their first bytes, in
+// global memory or, with SH, shared), this lane's units' products with
+// the NT tokens of x to acc.
+template <int NT, bool SH>
+static __device__ __forceinline__ void q6k_rows(const uint8_t *const *row, int W, int wi,
+						const int8_t *qx, const float4 *ds, int k, int T,
+						float (*acc)[NT]) {
+	int lane = threadIdx.x & 31;
 	int nu = k >> 6, np = k >> 5; // units and pieces (q8 blocks) per row
-	long long rb = row_bytes(QT_Q6_K, k);
-	const uint8_t *w = (const uint8_t *)g.w;
-	float acc[Q6K_R][NT];
-	int row0, wi;
-	gemv_rows<Q6K_R, NT>(g, &row0, &wi, acc);
 	for (int u = 32 * wi + lane; u < nu; u += 32 * W) {
 		int sb = u >> 2, h = (u >> 1) & 1, e = u & 1;
 		uint32_t ql0[Q6K_R][4], ql1[Q6K_R][4], qh[Q6K_R][4], scw[Q6K_R][2];
 		float d[Q6K_R];
 #pragma unroll
-		for (int r = 0; r < Q6K_R; r++) { // rows past n read row n-1; their sums are dropped
-			const uint8_t *blk = w + min(row0 + r, g.n - 1) * rb + 210LL * sb;
-			ld_a2<4>(blk + 64 * h + 16 * e, ql0[r]);
-			ld_a2<4>(blk + 64 * h + 32 + 16 * e, ql1[r]);
-			ld_a2<4>(blk + 128 + 32 * h + 16 * e, qh[r]);
-			ld_a2<2>(blk + 192 + 8 * h, scw[r]);
+		for (int r = 0; r < Q6K_R; r++) {
+			const uint8_t *blk = row[r] + 210LL * sb;
+			ld_a2<4, SH>(blk + 64 * h + 16 * e, ql0[r]);
+			ld_a2<4, SH>(blk + 64 * h + 32 + 16 * e, ql1[r]);
+			ld_a2<4, SH>(blk + 128 + 32 * h + 16 * e, qh[r]);
+			ld_a2<2, SH>(blk + 192 + 8 * h, scw[r]);
 			d[r] = q_f16(blk + 208);
 		}
 #pragma unroll
@@ -82,7 +86,33 @@ static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *q
 			}
 		}
 	}
-	gemv_store_rows<Q6K_R, NT>(g.out, odt, acc, row0, g.n, T, W);
+}
+
+template <int NT>
+static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *qx,
+						const float4 *ds, int k, int T) {
+	long long rb = row_bytes(QT_Q6_K, k);
+	float acc[Q6K_R][NT];
+	int row0, wi;
+	gemv_rows<Q6K_R, NT>(g, &row0, &wi, acc);
+	const uint8_t *row[Q6K_R];
+#pragma unroll
+	for (int r = 0; r < Q6K_R; r++) // rows past n read row n-1; their sums are dropped
+		row[r] = (const uint8_t *)g.w + min(row0 + r, g.n - 1) * rb;
+	q6k_rows<NT, false>(row, g.W, wi, qx, ds, k, T, acc);
+	gemv_store_rows<Q6K_R, NT>(g.out, odt, acc, row0, g.n, g.n, T, g.W);
 }
 
 GEMV_Q8_KERNELS(q6k, gemv_q6k, Q6K_R, QT_Q6_K)
+
+// q6k_stream is q6k_rows for gemv_stream.
+struct q6k_stream {
+	template <int NT>
+	static __device__ __forceinline__ void rows(const uint8_t *const *row, int W, int wi,
+						    const int8_t *qx, const float4 *ds, int k, int T,
+						    float (*acc)[NT]) {
+		q6k_rows<NT, true>(row, W, wi, qx, ds, k, T, acc);
+	}
+};
+
+GEMV_STREAM_KERNELS(q6k, q6k_stream, Q6K_R, QT_Q6_K)

@@ -13,8 +13,9 @@ import (
 // TestKernelsEnterPDL: every kernel opens with pdl_enter(), after at most
 // a prologue that reads no memory a kernel of the step writes: prefetches
 // into L2 (coherent, so they cannot race), the GEMV's choice of its matrix
-// from its arguments, and attention's attn_begin (the staged metadata and
-// the cache rows of earlier steps' positions). With programmatic dependent
+// from its arguments, the streamed GEMV's first copies of its weights into
+// shared memory (gemv_stream_begin), and attention's attn_begin (the
+// staged metadata and the cache rows of earlier steps' positions). With programmatic dependent
 // launch a kernel may start before the one it depends on has finished; one
 // that read or wrote anything else before the wait would race, silently
 // (pdl.go).
@@ -54,7 +55,7 @@ func TestKernelsEnterPDL(t *testing.T) {
 
 // pdlPrologue: the statements a kernel may run before pdl_enter().
 var pdlPrologue = []string{"pdl_prefetch_l2(", "gemv_prefetch(", "gseg g = gemv_seg(GEMV_GROUP_ARGS);",
-	"attn_pre pre = attn_begin("}
+	"gstream g = gemv_stream_begin(", "attn_pre pre = attn_begin("}
 
 // prologueStatement returns the first statement of src (a kernel body up
 // to its pdl_enter) that pdlPrologue does not allow, or "".
