@@ -307,4 +307,22 @@ static __device__ __forceinline__ long long row_bytes(int dt, int k) {
 	return 0;
 }
 
+// gemv_rowwise is the direct GEMV of a weight type whose lane loop is
+// FMT::rows (R rows a warp): this warp's rows (gemv_rows) read in global
+// memory, rows past n reading row n-1, whose sums are dropped.
+template <int NT, int R, int DT, class FMT>
+static __device__ __forceinline__ void gemv_rowwise(gseg g, int odt, const int8_t *qx,
+						    const float4 *ds, int k, int T) {
+	long long rb = row_bytes(DT, k);
+	float acc[R][NT];
+	int row0, wi;
+	gemv_rows<R, NT>(g, &row0, &wi, acc);
+	const uint8_t *row[R];
+#pragma unroll
+	for (int r = 0; r < R; r++)
+		row[r] = (const uint8_t *)g.w + min(row0 + r, g.n - 1) * rb;
+	FMT::template rows<NT, false>(row, g.W, wi, qx, ds, k, T, acc);
+	gemv_store_rows<R, NT>(g.out, odt, acc, row0, g.n, g.n, T, g.W);
+}
+
 #endif

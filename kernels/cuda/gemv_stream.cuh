@@ -9,7 +9,7 @@
 // first stages are issued before the PDL wait: weights are never written.
 //
 // The warps then run each stage's rows exactly as the direct kernels do
-// (ROWS::rows: W warps a row, R rows a warp, lane l of warp wi taking the
+// (FMT::rows: W warps a row, R rows a warp, lane l of warp wi taking the
 // row's units 32wi + l, +32W, ...) and reduce them with gemv_store_rows,
 // so a row's sum is the same bits whichever kernel ran.
 //   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8, up to three W
@@ -141,7 +141,7 @@ static __device__ __forceinline__ gstream gemv_stream_begin(GEMV_STREAM_PARAMS, 
 
 // gemv_stream_run computes the block's stages as they land, issuing the
 // copy of stage i + GS_STAGES − 1 before waiting for stage i.
-template <int NT, int R, class ROWS>
+template <int NT, int R, class FMT>
 static __device__ __forceinline__ void gemv_stream_run(const gstream &g, int odt, const int8_t *qx,
 						       const float4 *ds, int k, int T) {
 	int warp = threadIdx.x >> 5;
@@ -166,24 +166,45 @@ static __device__ __forceinline__ void gemv_stream_run(const gstream &g, int odt
 			for (int r = 0; r < R; r++) // rows past the stage read its last; their sums are dropped
 				rowp[r] = slot + min(r0 + r, nr - 1) * g.rb;
 			if (r0 < nr)
-				ROWS::template rows<NT>(rowp, W, warp % W, qx, ds, k, T, acc);
+				FMT::template rows<NT, true>(rowp, W, warp % W, qx, ds, k, T, acc);
 			gemv_store_rows<R, NT>(g.out[seg], odt, acc, row + r0, row + nr, g.n[seg], T, W);
 		}
 		__syncthreads(); // the slot is read before stage i + GS_STAGES is copied into it
 	}
 }
 
-// GEMV_STREAM_KERNELS(name, ROWS, R, DT) defines sw_gemvs_<name>_<NT> for
+// GEMV_STREAM_KERNELS(name, FMT, R, DT) defines sw_gemvs_<name>_<NT> for
 // NT = 1, 2, 4, 8: the streamed GEMV for weights of type DT.
-#define GEMV_STREAM_KERNEL(name, ROWS, R, DT, NT)                                                  \
+#define GEMV_STREAM_KERNEL(name, FMT, R, DT, NT)                                                  \
 	KERNEL void sw_gemvs_##name##_##NT(GEMV_STREAM_PARAMS, int odt, const int8_t *qx,          \
 					   const float4 *ds, int k, int T) {                       \
 		gstream g = gemv_stream_begin(GEMV_STREAM_ARGS, DT, k);                             \
 		pdl_enter();                                                                       \
-		gemv_stream_run<NT, R, ROWS>(g, odt, qx, ds, k, T);                                 \
+		gemv_stream_run<NT, R, FMT>(g, odt, qx, ds, k, T);                                 \
 	}
-#define GEMV_STREAM_KERNELS(name, ROWS, R, DT)                                                     \
-	GEMV_STREAM_KERNEL(name, ROWS, R, DT, 1) GEMV_STREAM_KERNEL(name, ROWS, R, DT, 2)           \
-	GEMV_STREAM_KERNEL(name, ROWS, R, DT, 4) GEMV_STREAM_KERNEL(name, ROWS, R, DT, 8)
+#define GEMV_STREAM_KERNELS(name, FMT, R, DT)                                                     \
+	GEMV_STREAM_KERNEL(name, FMT, R, DT, 1) GEMV_STREAM_KERNEL(name, FMT, R, DT, 2)           \
+	GEMV_STREAM_KERNEL(name, FMT, R, DT, 4) GEMV_STREAM_KERNEL(name, FMT, R, DT, 8)
+
+// GEMV_OWN_KERNELS(name, rowsfn, R, DT) defines the decode GEMVs of a
+// weight type whose lane loop is rowsfn<NT, SH> (R rows a warp): the
+// direct sw_gemv_<name>_<NT> (gemv_rowwise) and the streamed
+// sw_gemvs_<name>_<NT>.
+#define GEMV_OWN_KERNELS(name, rowsfn, R, DT)                                                     \
+	struct name##_fmt {                                                                        \
+		template <int NT, bool SH>                                                         \
+		static __device__ __forceinline__ void rows(const uint8_t *const *row, int W,      \
+							    int wi, const int8_t *qx,              \
+							    const float4 *ds, int k, int T,        \
+							    float (*acc)[NT]) {                    \
+			rowsfn<NT, SH>(row, W, wi, qx, ds, k, T, acc);                             \
+		}                                                                                  \
+	};                                                                                         \
+	template <int NT>                                                                          \
+	static __device__ __forceinline__ void gemv_##name(gseg g, int odt, const int8_t *qx,      \
+							   const float4 *ds, int k, int T) {       \
+		gemv_rowwise<NT, R, DT, name##_fmt>(g, odt, qx, ds, k, T);                          \
+	}                                                                                          \
+	GEMV_Q8_KERNELS(name, gemv_##name, R, DT) GEMV_STREAM_KERNELS(name, name##_fmt, R, DT)
 
 #endif

@@ -65,10 +65,7 @@ func (b *Backend) gemvStreamLaunch(segs []gemvSeg, odt, wdt kernels.DType, k, T 
 	_, _, unit := b.gemvKernel(wdt, 1)
 	n := 0
 	for i, s := range segs {
-		W[i] = gemvSplit(s.n, k/unit)
-		if b.gemvWarps > 0 {
-			W[i] = b.gemvWarps
-		}
+		W[i] = b.gemvWarpsFor(s.n, k/unit)
 		n += s.n
 	}
 	if n == 0 {
@@ -84,18 +81,7 @@ func (b *Backend) gemvStreamLaunch(segs []gemvSeg, odt, wdt kernels.DType, k, T 
 	for t0 := 0; t0 < T; t0 += gemvMaxT {
 		nt := min(gemvMaxT, T-t0)
 		var a argv
-		for _, s := range sg {
-			a.ptr(s.po + uint64(t0*s.rowBytes))
-		}
-		for _, s := range sg {
-			a.ptr(s.pw)
-		}
-		for _, s := range sg {
-			a.i32(s.n)
-		}
-		for _, w := range W {
-			a.i32(w)
-		}
+		gemvSegArgs(&a, &sg, &W, t0)
 		a.i32(S).i32(int(odt))
 		xargs(&a, t0)
 		a.i32(k).i32(nt)

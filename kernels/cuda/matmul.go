@@ -48,6 +48,15 @@ func gemvSplit(n, pieces int) int {
 	return w
 }
 
+// gemvWarpsFor is the warps a row for n rows of the given pieces:
+// gemvSplit's, or SPILLWAY_CUDA_GEMV_SPLIT's when set.
+func (b *Backend) gemvWarpsFor(n, pieces int) int {
+	if b.gemvWarps > 0 {
+		return b.gemvWarps
+	}
+	return gemvSplit(n, pieces)
+}
+
 // gemvMinPieces is the pieces each lane must keep for gemvSplit to split
 // n rows of w warps each further.
 func gemvMinPieces(n, w int) int {
@@ -215,10 +224,7 @@ func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs f
 	_, R, unit := b.gemvKernel(wdt, 1)
 	blocks := 0
 	for i, s := range segs {
-		W[i] = gemvSplit(s.n, k/unit)
-		if b.gemvWarps > 0 {
-			W[i] = b.gemvWarps
-		}
+		W[i] = b.gemvWarpsFor(s.n, k/unit)
 		nb[i] = gemvGrid(s.n, W[i], R)[0]
 		blocks += nb[i]
 	}
@@ -230,23 +236,30 @@ func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs f
 	for t0 := 0; t0 < T; t0 += gemvMaxT {
 		nt := min(gemvMaxT, T-t0)
 		var a argv
-		for _, s := range sg {
-			a.ptr(s.po + uint64(t0*s.rowBytes))
-		}
-		for _, s := range sg {
-			a.ptr(s.pw)
-		}
-		for _, s := range sg {
-			a.i32(s.n)
-		}
-		for _, w := range W {
-			a.i32(w)
-		}
+		gemvSegArgs(&a, &sg, &W, t0)
 		a.i32(nb[0]).i32(nb[1]).i32(int(odt))
 		xargs(&a, t0)
 		a.i32(k).i32(nt)
 		name, _, _ := b.gemvKernel(wdt, nt)
 		b.launch(name, [3]int{blocks, 1, 1}, [3]int{gemvThreads, 1, 1}, 0, &a)
+	}
+}
+
+// gemvSegArgs appends the matrices' arguments of a GEMV pass starting at
+// token t0 (GEMV_GROUP_PARAMS and GEMV_STREAM_PARAMS open with them):
+// outputs, weights, rows and warps a row.
+func gemvSegArgs(a *argv, sg *[gemvGroupMax]gemvSeg, W *[gemvGroupMax]int, t0 int) {
+	for _, s := range sg {
+		a.ptr(s.po + uint64(t0*s.rowBytes))
+	}
+	for _, s := range sg {
+		a.ptr(s.pw)
+	}
+	for _, s := range sg {
+		a.i32(s.n)
+	}
+	for _, w := range W {
+		a.i32(w)
 	}
 }
 

@@ -59,31 +59,4 @@ static __device__ __forceinline__ void q4k_rows(const uint8_t *const *row, int W
 	}
 }
 
-template <int NT>
-static __device__ __forceinline__ void gemv_q4k(gseg g, int odt, const int8_t *qx,
-						const float4 *ds, int k, int T) {
-	long long rb = row_bytes(QT_Q4_K, k);
-	float acc[Q4K_R][NT];
-	int row0, wi;
-	gemv_rows<Q4K_R, NT>(g, &row0, &wi, acc);
-	const uint8_t *row[Q4K_R];
-#pragma unroll
-	for (int r = 0; r < Q4K_R; r++) // rows past n read row n-1; their sums are dropped
-		row[r] = (const uint8_t *)g.w + min(row0 + r, g.n - 1) * rb;
-	q4k_rows<NT, false>(row, g.W, wi, qx, ds, k, T, acc);
-	gemv_store_rows<Q4K_R, NT>(g.out, odt, acc, row0, g.n, g.n, T, g.W);
-}
-
-GEMV_Q8_KERNELS(q4k, gemv_q4k, Q4K_R, QT_Q4_K)
-
-// q4k_stream is q4k_rows for gemv_stream.
-struct q4k_stream {
-	template <int NT>
-	static __device__ __forceinline__ void rows(const uint8_t *const *row, int W, int wi,
-						    const int8_t *qx, const float4 *ds, int k, int T,
-						    float (*acc)[NT]) {
-		q4k_rows<NT, true>(row, W, wi, qx, ds, k, T, acc);
-	}
-};
-
-GEMV_STREAM_KERNELS(q4k, q4k_stream, Q4K_R, QT_Q4_K)
+GEMV_OWN_KERNELS(q4k, q4k_rows, Q4K_R, QT_Q4_K)

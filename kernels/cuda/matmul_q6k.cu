@@ -88,31 +88,4 @@ static __device__ __forceinline__ void q6k_rows(const uint8_t *const *row, int W
 	}
 }
 
-template <int NT>
-static __device__ __forceinline__ void gemv_q6k(gseg g, int odt, const int8_t *qx,
-						const float4 *ds, int k, int T) {
-	long long rb = row_bytes(QT_Q6_K, k);
-	float acc[Q6K_R][NT];
-	int row0, wi;
-	gemv_rows<Q6K_R, NT>(g, &row0, &wi, acc);
-	const uint8_t *row[Q6K_R];
-#pragma unroll
-	for (int r = 0; r < Q6K_R; r++) // rows past n read row n-1; their sums are dropped
-		row[r] = (const uint8_t *)g.w + min(row0 + r, g.n - 1) * rb;
-	q6k_rows<NT, false>(row, g.W, wi, qx, ds, k, T, acc);
-	gemv_store_rows<Q6K_R, NT>(g.out, odt, acc, row0, g.n, g.n, T, g.W);
-}
-
-GEMV_Q8_KERNELS(q6k, gemv_q6k, Q6K_R, QT_Q6_K)
-
-// q6k_stream is q6k_rows for gemv_stream.
-struct q6k_stream {
-	template <int NT>
-	static __device__ __forceinline__ void rows(const uint8_t *const *row, int W, int wi,
-						    const int8_t *qx, const float4 *ds, int k, int T,
-						    float (*acc)[NT]) {
-		q6k_rows<NT, true>(row, W, wi, qx, ds, k, T, acc);
-	}
-};
-
-GEMV_STREAM_KERNELS(q6k, q6k_stream, Q6K_R, QT_Q6_K)
+GEMV_OWN_KERNELS(q6k, q6k_rows, Q6K_R, QT_Q6_K)
