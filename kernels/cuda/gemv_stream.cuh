@@ -78,6 +78,13 @@ struct gstream {
 	    int n1, int n2, int W0, int W1, int W2, int S
 #define GEMV_STREAM_ARGS out0, out1, out2, w0, w1, w2, n0, n1, n2, W0, W1, W2, S
 
+// pick3 is a[s] for s in 0..2, chosen without indexing, which would put
+// the array in local memory.
+template <class V>
+static __device__ __forceinline__ V pick3(const V *a, int s) {
+	return s == 0 ? a[0] : s == 1 ? a[1] : a[2];
+}
+
 // gs_stage finds stage i of the block (stages never cross from one matrix
 // to the next): its matrix, its first row there and its rows, seg = -1
 // past the last one; it returns the block's number of stages.
@@ -86,7 +93,7 @@ static __device__ __forceinline__ int gs_stage(const gstream &g, int i, int *seg
 	int base = 0, seen = 0;
 	*seg = -1, *row = 0, *nr = 0;
 	for (int s = 0; s < 3; s++) {
-		int lo = max(g.r0, base), hi = min(g.r1, base + g.n[s]);
+		int ns = pick3(g.n, s), lo = max(g.r0, base), hi = min(g.r1, base + ns);
 		if (lo < hi) {
 			int cnt = (hi - lo + g.S - 1) / g.S;
 			if (i >= seen && i < seen + cnt && *seg < 0) {
@@ -95,7 +102,7 @@ static __device__ __forceinline__ int gs_stage(const gstream &g, int i, int *seg
 			}
 			seen += cnt;
 		}
-		base += g.n[s];
+		base += ns;
 	}
 	return seen;
 }
@@ -107,7 +114,7 @@ static __device__ __forceinline__ void gs_issue(const gstream &g, int i) {
 	int seg, row, nr;
 	gs_stage(g, i, &seg, &row, &nr);
 	if (seg >= 0) {
-		const uint8_t *src = g.w[seg] + row * g.rb;
+		const uint8_t *src = pick3(g.w, seg) + row * g.rb;
 		uint8_t *dst = g.sm + (long long)(i % GS_STAGES) * g.S * g.rb;
 		int n16 = (int)(nr * g.rb / 16);
 		for (int c = threadIdx.x; c < n16; c += blockDim.x)
@@ -144,6 +151,7 @@ static __device__ __forceinline__ gstream gemv_stream_begin(GEMV_STREAM_PARAMS, 
 template <int NT, int R, class FMT>
 static __device__ __forceinline__ void gemv_stream_run(const gstream &g, int odt, const int8_t *qx,
 						       const float4 *ds, int k, int T) {
+	DYNAMIC_SMEM(uint4, gs_smem); // g.sm, named here so that its reads compile to shared loads
 	int warp = threadIdx.x >> 5;
 	for (int i = 0; i < g.ns; i++) {
 		gs_issue(g, i + GS_STAGES - 1);
@@ -151,8 +159,8 @@ static __device__ __forceinline__ void gemv_stream_run(const gstream &g, int odt
 		__syncthreads(); // every thread's copies of stage i have landed
 		int seg, row, nr;
 		gs_stage(g, i, &seg, &row, &nr);
-		int W = g.W[seg], per = GEMV_WARPS / W * R; // rows a round
-		const uint8_t *slot = g.sm + (long long)(i % GS_STAGES) * g.S * g.rb;
+		int W = pick3(g.W, seg), n = pick3(g.n, seg), per = GEMV_WARPS / W * R; // rows a round
+		const uint8_t *slot = (const uint8_t *)gs_smem + (long long)(i % GS_STAGES) * g.S * g.rb;
 		for (int rr = 0; rr < nr; rr += per) {
 			int r0 = rr + warp / W * R;
 			float acc[R][NT];
@@ -167,7 +175,7 @@ static __device__ __forceinline__ void gemv_stream_run(const gstream &g, int odt
 				rowp[r] = slot + min(r0 + r, nr - 1) * g.rb;
 			if (r0 < nr)
 				FMT::template rows<NT, true>(rowp, W, warp % W, qx, ds, k, T, acc);
-			gemv_store_rows<R, NT>(g.out[seg], odt, acc, row + r0, row + nr, g.n[seg], T, W);
+			gemv_store_rows<R, NT>(pick3(g.out, seg), odt, acc, row + r0, row + nr, n, T, W);
 		}
 		__syncthreads(); // the slot is read before stage i + GS_STAGES is copied into it
 	}

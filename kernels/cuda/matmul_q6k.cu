@@ -24,9 +24,9 @@
 // p + 4·N32 is read).
 template <int N32, bool SH>
 static __device__ __forceinline__ void ld_a2(const uint8_t *p, uint32_t *o) {
-	uintptr_t a = (uintptr_t)p;
-	const uint32_t *w = (const uint32_t *)(a & ~(uintptr_t)3);
-	unsigned sh = 8u * (unsigned)(a & 3);
+	unsigned off = (unsigned)((uintptr_t)p & 3);
+	const uint32_t *w = (const uint32_t *)(p - off); // from p, not an integer: it stays a shared address
+	unsigned sh = 8u * off;
 	uint32_t v[N32 + 1];
 #pragma unroll
 	for (int i = 0; i < N32; i++)
