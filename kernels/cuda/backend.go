@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"spillway/kernels"
 )
@@ -192,9 +191,12 @@ func (b *Backend) prepare() error {
 	if err := b.g.allowSmem(f, attnSmem(maxHeadDim)); err != nil {
 		return err
 	}
-	for _, name := range kernelNames() {
-		if strings.HasPrefix(name, "sw_gemvs_") {
-			f, _ := b.g.function(name)
+	for _, own := range ownGemvs {
+		for _, nt := range gemvTokens {
+			if own.stream[nt] == "" {
+				continue
+			}
+			f, _ := b.g.function(own.stream[nt])
 			if err := b.g.allowSmem(f, gemvStreamSmemMax); err != nil {
 				return err
 			}

@@ -247,7 +247,8 @@ static __device__ __forceinline__ void gemv_rows(const gseg &g, int *row0, int *
 // row0+1, ...) over the warp, then over the W warps of the rows (in warp
 // order), and stores the outputs of those rows below lim, at out[t·n +
 // row]. Every thread of the block must call it, as often as the others
-// (it synchronises when W > 1).
+// (it synchronises when W > 1); a caller that calls it again synchronises
+// in between, since part is shared.
 template <int R, int NT>
 static __device__ __forceinline__ void gemv_store_rows(void *out, int odt, float (*acc)[NT],
 						       int row0, int lim, int n, int T, int W) {
@@ -276,7 +277,6 @@ static __device__ __forceinline__ void gemv_store_rows(void *out, int odt, float
 						s += part[warp + i][r * NT + t];
 					acc[r][t] = s;
 				}
-		__syncthreads(); // part is read before a later call writes it
 	}
 	if (lane == 0 && warp % W == 0)
 #pragma unroll

@@ -176,8 +176,12 @@ static __device__ __forceinline__ void gemv_stream_run(const gstream &g, int odt
 			if (r0 < nr)
 				FMT::template rows<NT, true>(rowp, W, warp % W, qx, ds, k, T, acc);
 			gemv_store_rows<R, NT>(pick3(g.out, seg), odt, acc, row + r0, row + nr, n, T, W);
+			// gemv_store_rows's part is read before the next round
+			// writes it, and, after a stage's last round (every stage
+			// has one), the slot before stage i + GS_STAGES is copied
+			// into it.
+			__syncthreads();
 		}
-		__syncthreads(); // the slot is read before stage i + GS_STAGES is copied into it
 	}
 }
 

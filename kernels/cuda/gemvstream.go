@@ -22,28 +22,11 @@ const (
 	gemvStreamPerSM = 4
 )
 
-// streamNames are the weight types with a streamed GEMV, by kernel name.
-var streamNames = map[kernels.DType]string{kernels.Q4_K: "q4k", kernels.Q6_K: "q6k"}
-
-// streamKernels names each type's streamed kernel by token count, as
-// gemvNames does the direct ones.
-var streamKernels = func() map[kernels.DType][gemvMaxT + 1]string {
-	m := map[kernels.DType][gemvMaxT + 1]string{}
-	for dt, s := range streamNames {
-		var names [gemvMaxT + 1]string
-		for t := 1; t <= gemvMaxT; t++ {
-			names[t] = "sw_gemvs_" + s + gemvName(dt, t)[len("sw_gemv_"+typeNames[dt]):]
-		}
-		m[dt] = names
-	}
-	return m
-}()
-
 // gemvStreamed reports whether the streamed GEMV takes rows of k elements
 // of dt: a row must be whole 16-byte words (the copies' unit: Q6_K rows
 // are when k is a multiple of 2048) and fit a stage.
 func gemvStreamed(dt kernels.DType, k int) bool {
-	if _, ok := streamNames[dt]; !ok {
+	if ownGemvs[dt].stream[1] == "" {
 		return false
 	}
 	rb := dt.RowBytes(k)
@@ -71,9 +54,6 @@ func (b *Backend) gemvStreamLaunch(segs []gemvSeg, odt, wdt kernels.DType, k, T 
 	if n == 0 {
 		return
 	}
-	for i := len(segs); i < gemvGroupMax; i++ {
-		W[i] = 1 // no rows; any valid split
-	}
 	rb := wdt.RowBytes(k)
 	S, blocks := gemvStreamShape(n, rb, b.g.info.sms)
 	var sg [gemvGroupMax]gemvSeg
@@ -85,6 +65,6 @@ func (b *Backend) gemvStreamLaunch(segs []gemvSeg, odt, wdt kernels.DType, k, T 
 		a.i32(S).i32(int(odt))
 		xargs(&a, t0)
 		a.i32(k).i32(nt)
-		b.launch(streamKernels[wdt][nt], [3]int{blocks, 1, 1}, [3]int{gemvThreads, 1, 1}, gemvStreamStages*S*rb, &a)
+		b.launch(ownGemvs[wdt].stream[nt], [3]int{blocks, 1, 1}, [3]int{gemvThreads, 1, 1}, gemvStreamStages*S*rb, &a)
 	}
 }

@@ -91,10 +91,11 @@ func (b *Backend) gemvKernel(dt kernels.DType, nt int) (name string, rows, unit 
 
 // ownGemv is a weight type's own GEMV: its kernels by token count, rows a
 // warp (Q4K_R, Q6K_R, R of matmul_q4k.cu, matmul_q6k.cu, matmul_f.cu) and
-// elements of a lane's unit.
+// elements of a lane's unit; and its streamed kernels (gemv_stream.cuh,
+// GEMV_OWN_KERNELS), for the types that have them.
 type ownGemv struct {
-	names      [gemvMaxT + 1]string
-	rows, unit int
+	names, stream [gemvMaxT + 1]string
+	rows, unit    int
 }
 
 var ownGemvs = func() map[kernels.DType]ownGemv {
@@ -103,15 +104,19 @@ var ownGemvs = func() map[kernels.DType]ownGemv {
 		dt         kernels.DType
 		from, to   string // gemvName's type part and the own kernel's
 		rows, unit int
+		stream     bool
 	}{
-		{kernels.Q4_K, "q4_k", "q4k", 2, 32},
-		{kernels.Q6_K, "q6_k", "q6k", 2, 64},
-		{kernels.F16, "f16", "f16_r2", 2, 8},
-		{kernels.BF16, "bf16", "bf16_r2", 2, 8},
+		{kernels.Q4_K, "q4_k", "q4k", 2, 32, true},
+		{kernels.Q6_K, "q6_k", "q6k", 2, 64, true},
+		{kernels.F16, "f16", "f16_r2", 2, 8, false},
+		{kernels.BF16, "bf16", "bf16_r2", 2, 8, false},
 	} {
 		g := ownGemv{rows: c.rows, unit: c.unit}
 		for t := 1; t <= gemvMaxT; t++ {
 			g.names[t] = strings.Replace(gemvName(c.dt, t), "_"+c.from+"_", "_"+c.to+"_", 1)
+			if c.stream {
+				g.stream[t] = strings.Replace(g.names[t], "sw_gemv_", "sw_gemvs_", 1)
+			}
 		}
 		m[c.dt] = g
 	}
@@ -410,14 +415,12 @@ func kernelNames() []string {
 			names = append(names, fmt.Sprintf("sw_gemv_%s_%d", s, nt))
 		}
 	}
-	for _, s := range streamNames {
-		for _, nt := range gemvTokens {
-			names = append(names, fmt.Sprintf("sw_gemvs_%s_%d", s, nt))
-		}
-	}
 	for _, own := range ownGemvs {
 		for _, nt := range gemvTokens {
 			names = append(names, own.names[nt])
+			if own.stream[nt] != "" {
+				names = append(names, own.stream[nt])
+			}
 		}
 	}
 	return names
