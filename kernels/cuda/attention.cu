@@ -18,12 +18,13 @@
 // (base-2: q is prescaled by scale·log2 e).
 //
 // With one split the block writes out directly. With several, each writes
-// unnormalised partials, and the last of a (tile, head chunk)'s splits to
-// finish (counted in cnt, which it puts back to zero) merges them: one
-// launch a layer rather than a merging kernel after it, whose start and
-// loads would sit between attention and the output projection. Whichever
-// writes out also quantizes it for the output projection when qx is set
-// (q8Out).
+// unnormalised partials, and sw_attn_combine merges them (the default).
+// SPILLWAY_CUDA_ATTN=merge instead has the last of a (tile, head chunk)'s
+// splits to finish (counted in cnt, which it puts back to zero) merge
+// them: one launch a layer, at the price of a fence and an atomic in every
+// block; it waits for a GPU measurement against the combine (session 13
+// measured an earlier form of it slower). Whichever writes out also
+// quantizes it for the output projection when qx is set (q8Out).
 //
 // Before its PDL wait (pdl.go) a block reads only what no kernel of the
 // step writes: the metadata, copied to the device before the step's first
@@ -252,11 +253,42 @@ static __device__ __forceinline__ void attn_tile(const attn_job &j, const float 
 	}
 }
 
-// attn_merge: the last of the nsplit blocks of this (tile, head chunk) to
-// finish merges their partials into out; the others return. part (T, H,
-// nsplit, hd) unnormalised sums, pml (T, H, nsplit) = (max, sum) in base 2;
-// a split that saw no key has max −inf and adds nothing. Every thread of
-// the block must call it, after writing its partials.
+// attn_merge_row merges the nsplit partials of (row, head) rh into out,
+// over head-dim elements d0, d0 + dstep, ...: part (T, H, nsplit, hd)
+// unnormalised sums, pml (T, H, nsplit) = (max, sum) in base 2; a split
+// that saw no key has max −inf and adds nothing. Reads go through L2
+// (__ldcg): in attn_merge other blocks wrote them in this launch. With qx
+// set (q8Out) hd % 32 == 0 and every warp takes 32 consecutive d a pass.
+static __device__ __forceinline__ void attn_merge_row(void *out, int odt, const float *part,
+						      const float2 *pml, long long rh, int nsplit,
+						      int hd, int d0, int dstep, int8_t *qx,
+						      float4 *ds) {
+	const float2 *ml = pml + rh * nsplit;
+	float mx = -CUDART_INF_F;
+	for (int z = 0; z < nsplit; z++)
+		mx = fmaxf(mx, __ldcg(ml + z).x);
+	float L = 0.0f;
+	for (int z = 0; z < nsplit; z++) {
+		float2 v = __ldcg(ml + z);
+		L += v.y * exp2f(v.x - mx);
+	}
+	for (int d = d0; d < hd; d += dstep) {
+		float o = 0.0f;
+		for (int z = 0; z < nsplit; z++) {
+			float2 v = __ldcg(ml + z);
+			if (v.y > 0.0f)
+				o += __ldcg(part + (rh * nsplit + z) * hd + d) * exp2f(v.x - mx);
+		}
+		st(out, odt, rh * hd + d, o / L);
+		if (qx != nullptr)
+			q8_group(qx, ds, (rh * hd + d) >> 5, rt(odt, o / L));
+	}
+}
+
+// attn_merge (SPILLWAY_CUDA_ATTN=merge): the last of the nsplit blocks of
+// this (tile, head chunk) to finish merges their partials into out; the
+// others return. Every thread of the block must call it, after writing
+// its partials.
 static __device__ __forceinline__ void attn_merge(const attn_job &j, void *out, int odt,
 						  const float *part, const float2 *pml, int *cnt,
 						  int H, int hd, int8_t *qx, float4 *ds) {
@@ -278,33 +310,22 @@ static __device__ __forceinline__ void attn_merge(const attn_job &j, void *out, 
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	for (int u = warp; u < j.units; u += AT_WARPS) {
 		long long r = j.row0 + u / j.hcur, h = j.h0 + u % j.hcur;
-		long long rh = r * H + h;
-		const float2 *ml = pml + rh * nsplit;
-		float mx = -CUDART_INF_F;
-		for (int z = 0; z < nsplit; z++)
-			mx = fmaxf(mx, __ldcg(ml + z).x);
-		float L = 0.0f;
-		for (int z = 0; z < nsplit; z++) {
-			float2 v = __ldcg(ml + z);
-			L += v.y * exp2f(v.x - mx);
-		}
-		for (int d = lane; d < hd; d += 32) { // hd % 32 == 0 when qx is set: warp-uniform
-			float o = 0.0f;
-			for (int z = 0; z < nsplit; z++) {
-				float2 v = __ldcg(ml + z);
-				if (v.y > 0.0f)
-					o += __ldcg(part + (rh * nsplit + z) * hd + d) * exp2f(v.x - mx);
-			}
-			st(out, odt, rh * hd + d, o / L);
-			if (qx != nullptr)
-				q8_group(qx, ds, (rh * hd + d) >> 5, rt(odt, o / L));
-		}
+		attn_merge_row(out, odt, part, pml, r * H + h, nsplit, hd, lane, 32, qx, ds);
 	}
+}
+
+// sw_attn_combine (the default) merges the partials sw_attn left, a block
+// (≥ 32 threads, whole warps) a (row, head): grid T·H.
+KERNEL void sw_attn_combine(void *out, int odt, const float *part, const float2 *pml, int hd,
+			    int nsplit, int8_t *qx, float4 *ds) {
+	pdl_enter();
+	attn_merge_row(out, odt, part, pml, blockIdx.x, nsplit, hd, threadIdx.x, blockDim.x, qx, ds);
 }
 
 // Shared memory (dynamic): q (16, hd), k (KT, hd+1), v (KT, hd), floats.
 // Four blocks an SM, as shared memory allows at hd = 128: registers are
-// capped to fit them. part, pml and cnt serve nsplit > 1 (attn_merge).
+// capped to fit them. part and pml serve nsplit > 1; cnt is null unless
+// the last split merges (attn_merge), else sw_attn_combine follows.
 KERNEL void __launch_bounds__(AT_THREADS, 4)
     sw_attn(void *out, int odt, const void *q, int qdt, const void *kc, const void *vc, int cdt,
 	    const int4 *tiles, const int *rowpos, const int *tables, int W, int bs, int H, int KV,
@@ -375,6 +396,6 @@ KERNEL void __launch_bounds__(AT_THREADS, 4)
 				pml[pi] = make_float2(m[i], l[i]);
 		}
 	}
-	if (nsplit > 1)
+	if (nsplit > 1 && cnt != nullptr)
 		attn_merge(j, out, odt, part, pml, cnt, H, hd, qx, ds);
 }

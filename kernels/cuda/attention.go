@@ -34,10 +34,12 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 			panic(fmt.Sprintf("cuda: %s: scratch for %d splits: %v", op, p.nsplit, err))
 		}
 		pml, part = base, base+uint64(n*8)
-		if p.counters() > b.scr.cnt.n {
-			panic(fmt.Sprintf("cuda: %s: %d split counters, %d allocated", op, p.counters(), b.scr.cnt.n))
+		if b.attnMerge {
+			if p.counters() > b.scr.cnt.n {
+				panic(fmt.Sprintf("cuda: %s: %d split counters, %d allocated", op, p.counters(), b.scr.cnt.n))
+			}
+			cnt = b.scr.cnt.ptr
 		}
-		cnt = b.scr.cnt.ptr
 	}
 	var qx, ds uint64
 	q8 := false
@@ -50,6 +52,11 @@ func (b *Backend) Attention(out, q kernels.Tensor, c *kernels.KVCache, layer int
 	a.i32(ab.NumHeads).i32(ab.NumKVHeads).i32(ab.HeadDim).i32(p.hc).f32(ab.Scale).i32(ab.Window)
 	a.ptr(part).ptr(pml).ptr(cnt).ptr(qx).ptr(ds)
 	b.launch("sw_attn", [3]int{p.ntiles, p.ny, p.nsplit}, [3]int{attnThreads, 1, 1}, attnSmem(ab.HeadDim), &a)
+	if p.nsplit > 1 && cnt == 0 { // the splits left partials
+		var m argv
+		m.ptr(po).i32(int(out.DType)).ptr(part).ptr(pml).i32(ab.HeadDim).i32(p.nsplit).ptr(qx).ptr(ds)
+		b.launch("sw_attn_combine", [3]int{p.T * ab.NumHeads, 1, 1}, [3]int{128, 1, 1}, 0, &m)
+	}
 	written(out)
 	if q8 {
 		b.q8 = q8Key(out)

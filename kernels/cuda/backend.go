@@ -51,6 +51,10 @@ type Backend struct {
 	// GEMV instead of gemvSplit's choice: SPILLWAY_CUDA_GEMV_SPLIT, for
 	// tuning gemvSplit against measurements.
 	gemvWarps int
+	// attnMerge has the last key split of sw_attn merge the splits'
+	// partials instead of sw_attn_combine: SPILLWAY_CUDA_ATTN=merge, for
+	// side-by-side measurement (attention.cu).
+	attnMerge bool
 	pdlErr    error // why PDL is off although allowed (pdl.go)
 	// noFuse runs every fused op as its sequence of ops and skips the
 	// 8-bit output of q8Out: SPILLWAY_CUDA_FUSE=0, for side-by-side
@@ -116,6 +120,19 @@ func gemvModeEnv(v string) (gemvMode, error) {
 	return 0, fmt.Errorf("cuda: SPILLWAY_CUDA_GEMV=%q: want generic or stream (or unset)", v)
 }
 
+// attnMergeEnv reads SPILLWAY_CUDA_ATTN's value v: whether attention's
+// key splits merge in their last block ("merge") or in sw_attn_combine
+// ("combine", or unset: the default).
+func attnMergeEnv(v string) (bool, error) {
+	switch v {
+	case "", "combine":
+		return false, nil
+	case "merge":
+		return true, nil
+	}
+	return false, fmt.Errorf("cuda: SPILLWAY_CUDA_ATTN=%q: want combine or merge (or unset)", v)
+}
+
 func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 	act, err := actType(o.ActDType)
 	if err != nil {
@@ -126,6 +143,10 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 		return nil, err
 	}
 	mode, err := gemvModeEnv(os.Getenv("SPILLWAY_CUDA_GEMV"))
+	if err != nil {
+		return nil, err
+	}
+	merge, err := attnMergeEnv(os.Getenv("SPILLWAY_CUDA_ATTN"))
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +176,7 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 	b.gemvGeneric = mode == gemvGeneric
 	b.gemvStream = mode == gemvStream
 	b.gemvWarps = warps
+	b.attnMerge = merge
 	b.noFuse = os.Getenv("SPILLWAY_CUDA_FUSE") == "0"
 	if err := b.prepare(); err != nil {
 		b.Close()
@@ -203,9 +225,11 @@ func (b *Backend) prepare() error {
 		}
 	}
 	// Keys are split only when a launch has fewer than 2·sms blocks
-	// (planAttention), so that many counters serve every launch.
-	if err := b.scr.allocCounters(b.g, 2*max(b.g.info.sms, 1)); err != nil {
-		return err
+	// (planAttention), so that many counters serve every merging launch.
+	if b.attnMerge {
+		if err := b.scr.allocCounters(b.g, 2*max(b.g.info.sms, 1)); err != nil {
+			return err
+		}
 	}
 	st, err := newStager(b.g, 1<<20)
 	if err != nil {

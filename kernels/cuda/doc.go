@@ -62,8 +62,10 @@
 //     attention's reads of its metadata and of earlier steps' cache rows.
 //     SPILLWAY_CUDA_PDL=0 turns it off.
 //   - Attention that splits a context's keys over several blocks merges
-//     their partials in the last of them to finish (a counter per block
-//     group, put back to zero by that block): one launch a layer.
+//     their partials in sw_attn_combine; SPILLWAY_CUDA_ATTN=merge merges
+//     them in the last of those blocks to finish instead (a counter per
+//     block group, put back to zero by that block), one launch a layer,
+//     until a GPU measurement says which is faster.
 //   - Scratch buffers only grow; a replaced one is kept until Close, since
 //     a recorded graph may still use it.
 //   - A Backend is used by one goroutine at a time.

@@ -409,7 +409,7 @@ func gemvName(dt kernels.DType, T int) string { return gemvNames[dt][T] }
 // kernelNames lists every kernel the backend launches.
 func kernelNames() []string {
 	names := []string{"sw_embed", "sw_add", "sw_silumul", "sw_store_kv", "sw_quant_q8", "sw_rmsnorm",
-		"sw_rope", "sw_rope_kv", "sw_gemm_f16", "sw_gemm_bf16", "sw_attn"}
+		"sw_rope", "sw_rope_kv", "sw_gemm_f16", "sw_gemm_bf16", "sw_attn", "sw_attn_combine"}
 	for _, s := range typeNames {
 		for _, nt := range gemvTokens {
 			names = append(names, fmt.Sprintf("sw_gemv_%s_%d", s, nt))
