@@ -33,6 +33,18 @@ func gemvStreamed(dt kernels.DType, k int) bool {
 	return rb > 0 && rb%16 == 0 && rb <= gemvStreamStage
 }
 
+// segsAligned reports whether every matrix of segs starts on an a-byte
+// boundary: cp.async's 16-byte copies fault on any other address, and a
+// weight's view (or a model file's own alignment) need not give one.
+func segsAligned(segs []gemvSeg, a uint64) bool {
+	for _, s := range segs {
+		if s.pw%a != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // gemvStreamShape is the rows a stage and the grid for n rows of rb bytes
 // on sms multiprocessors: at least one row a block.
 func gemvStreamShape(n, rb, sms int) (S, blocks int) {

@@ -116,3 +116,26 @@ func runMatMulN(t *testing.T, b *Backend, dt kernels.DType, k int, ns []int, T i
 	}
 	return res
 }
+
+// TestSegsAligned: the streamed GEMV takes a launch only when every
+// matrix starts on a 16-byte boundary (its copies' unit).
+func TestSegsAligned(t *testing.T) {
+	for _, tc := range []struct {
+		pw   []uint64
+		want bool
+	}{
+		{[]uint64{0x1000}, true},
+		{[]uint64{0x1000, 0x2010, 0x3020}, true},
+		{[]uint64{0x1008}, false},
+		{[]uint64{0x1000, 0x2020, 0x3004}, false},
+		{nil, true},
+	} {
+		segs := make([]gemvSeg, len(tc.pw))
+		for i, p := range tc.pw {
+			segs[i] = gemvSeg{pw: p, n: 1}
+		}
+		if got := segsAligned(segs, 16); got != tc.want {
+			t.Errorf("segsAligned(%#x) = %v, want %v", tc.pw, got, tc.want)
+		}
+	}
+}

@@ -221,7 +221,7 @@ type gemvSeg struct {
 // xargs appends the kernel's x arguments for the pass starting at token
 // t0.
 func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs func(a *argv, t0 int)) {
-	if b.gemvStream && gemvStreamed(wdt, k) {
+	if b.gemvStream && gemvStreamed(wdt, k) && segsAligned(segs, 16) {
 		b.gemvStreamLaunch(segs, odt, wdt, k, T, xargs)
 		return
 	}
