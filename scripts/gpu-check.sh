@@ -8,6 +8,8 @@
 #      checks on the GPU (go test ./kernels/cuda/);
 #   3. oracle: the llama.cpp oracle comparison with the CUDA backend;
 #      equiv: the batched-equals-alone test there (decode steps as graphs);
+#      equiv-exp: the same with the experimental paths on
+#      (SPILLWAY_CUDA_GEMV=stream SPILLWAY_CUDA_ATTN=merge);
 #   4. bw, gemv, decode: device bandwidth (a device-to-device copy), decode
 #      GEMV bandwidth per weight type in a replayed graph (own kernels
 #      beside the generic ones), and single-stream decode tok/s of
@@ -15,7 +17,10 @@
 #      memory-bandwidth bound (weight bytes read per token / bandwidth),
 #      beside llama.cpp's llama-bench when LLAMA_BENCH names one, and the
 #      forward-pass rate with SPILLWAY_CUDA_GEMV=generic,
-#      SPILLWAY_CUDA_PDL=0 and SPILLWAY_CUDA_FUSE=0 beside the defaults;
+#      SPILLWAY_CUDA_PDL=0 and SPILLWAY_CUDA_FUSE=0 beside the defaults,
+#      and with the experimental SPILLWAY_CUDA_GEMV=stream and
+#      SPILLWAY_CUDA_ATTN=merge, which stay off until this table shows
+#      them faster;
 #      profile: each kernel's GPU time a decode token (ncu at the run's
 #      clocks, scripts/ncu-summary.py) for both models;
 #      batch: batched decode at 1, 8, 32, 128, 256 sequences and prefill
@@ -23,8 +28,8 @@
 #   5. writes bench/results/gpu-<date>-<gpu>.md (device, driver, commit,
 #      figures) and exits non-zero when a check failed.
 # Usage: scripts/gpu-check.sh [-n TOKENS]   (decode length, default 256)
-# Environment: GPU_CHECK_STEPS (default "conf oracle equiv bw gemv decode
-# profile batch"), GPU_CHECK_LOGS (log folder, default a temporary one),
+# Environment: GPU_CHECK_STEPS (default "conf oracle equiv equiv-exp bw
+# gemv decode profile batch"), GPU_CHECK_LOGS (log folder, default a temporary one),
 # GPU_CHECK_STEP_TIMEOUT (seconds a step may run, default 900),
 # LLAMA_BENCH (a CUDA build of llama.cpp's llama-bench to compare with;
 # LLAMA_BENCH_WAIT seconds to wait for it while it builds; LLAMA_BENCH_ARGS
@@ -37,7 +42,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 ntok=256
 [ "${1:-}" = "-n" ] && ntok=$2
-steps=" ${GPU_CHECK_STEPS:-conf oracle equiv bw gemv decode profile batch} "
+steps=" ${GPU_CHECK_STEPS:-conf oracle equiv equiv-exp bw gemv decode profile batch} "
 step_to=${GPU_CHECK_STEP_TIMEOUT:-900}
 want() { case "$steps" in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -114,7 +119,7 @@ done
 # 2. Conformance, graph replay, host checks on the GPU.
 conf=$(skipped); conf_n=0; conf_f=0; conf_s=0
 if want conf; then
-	gotest kernels/cuda -test.v -test.run 'Conformance|Graph|Factory|Host|AttnPlan' >"$logs/conf.log" 2>&1
+	gotest kernels/cuda -test.v -test.run 'Conformance|Graph|Factory|Host|AttnPlan|AttnMerge|Gemv|PDL' >"$logs/conf.log" 2>&1
 	conf=$(status $?)
 	conf_n=$(grep -c -- '--- PASS' "$logs/conf.log"); conf_f=$(grep -c -- '--- FAIL' "$logs/conf.log")
 	conf_s=$(grep -c -- '--- SKIP' "$logs/conf.log")
@@ -124,7 +129,7 @@ fi
 # continuous batching on the GPU: 64 requests batched against each alone
 # (decode steps replay CUDA graphs by default); failures list the
 # requests, to be weighed against the FP16 tolerance.
-oracle=$(skipped); equiv=$(skipped)
+oracle=$(skipped); equiv=$(skipped); equivx=$(skipped)
 if want oracle; then
 	SPILLWAY_TEST_BACKEND=cuda gotest engine -test.v -test.run TestOracle >"$logs/oracle.log" 2>&1
 	oracle=$(status $?)
@@ -132,6 +137,11 @@ fi
 if want equiv; then
 	SPILLWAY_TEST_BACKEND=cuda gotest engine -test.v -test.run 'TestBatchedEqualsSolo' >"$logs/equiv.log" 2>&1
 	equiv=$(status $?)
+fi
+if want equiv-exp; then
+	SPILLWAY_CUDA_GEMV=stream SPILLWAY_CUDA_ATTN=merge SPILLWAY_TEST_BACKEND=cuda \
+		gotest engine -test.v -test.run 'TestBatchedEqualsSolo' >"$logs/equiv-exp.log" 2>&1
+	equivx=$(status $?)
 fi
 
 # 4. Benchmarks.
@@ -189,7 +199,8 @@ for typ in $types; do
 	# paths on and each turned off, side by side in this run.
 	row="| $typ"
 	for v in "" "SPILLWAY_CUDA_GEMV=generic" "SPILLWAY_CUDA_PDL=0" "SPILLWAY_CUDA_FUSE=0" \
-		"SPILLWAY_CUDA_GEMV=generic SPILLWAY_CUDA_PDL=0 SPILLWAY_CUDA_FUSE=0"; do
+		"SPILLWAY_CUDA_GEMV=generic SPILLWAY_CUDA_PDL=0 SPILLWAY_CUDA_FUSE=0" \
+		"SPILLWAY_CUDA_GEMV=stream" "SPILLWAY_CUDA_ATTN=merge"; do
 		r=$(env $v timeout "$step_to" bin/spillway bench model --model "$m" --device cuda -p 0 -n "$ntok" -r 3 2>&1 |
 			tg_rate)
 		f=""
@@ -242,12 +253,19 @@ mkdir -p bench/results
 	echo "| go test ./kernels/cuda/ (conformance F16+BF16, graph replay, host checks) | $conf ($conf_n passed, $conf_f failed, $conf_s skipped) |"
 	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestOracle ./engine/ | $oracle |"
 	echo "| SPILLWAY_TEST_BACKEND=cuda go test -run TestBatchedEqualsSolo ./engine/ (CUDA graphs) | $equiv |"
+	echo "| the same with SPILLWAY_CUDA_GEMV=stream SPILLWAY_CUDA_ATTN=merge | $equivx |"
 	if want equiv; then
 		echo
 		echo "Equivalence, per case (caching, no caching, tight pool): requests that departed from their solo"
 		echo "run at a near-tie (solo margin under the F16 tolerance), and the pool's preemptions:"
 		echo
 		grep -h -o 'preemptions [0-9]*.*near-tie departures [0-9]* of [0-9]* requests' "$logs/equiv.log" | sed 's/^/- /'
+		if want equiv-exp; then
+			echo
+			echo "With the experimental paths on:"
+			echo
+			grep -h -o 'preemptions [0-9]*.*near-tie departures [0-9]* of [0-9]* requests' "$logs/equiv-exp.log" | sed 's/^/- /'
+		fi
 	fi
 	if want decode; then
 		echo
@@ -260,8 +278,8 @@ mkdir -p bench/results
 		echo "Forward passes alone (\`spillway bench model -p 0 -n $ntok -r 3\`, tok/s and of bandwidth bound), with the"
 		echo "GPU fast paths on and turned off one by one, in this run:"
 		echo
-		echo "| weights | defaults | SPILLWAY_CUDA_GEMV=generic | SPILLWAY_CUDA_PDL=0 | SPILLWAY_CUDA_FUSE=0 | all three off |"
-		echo "|---|---|---|---|---|---|"
+		echo "| weights | defaults | SPILLWAY_CUDA_GEMV=generic | SPILLWAY_CUDA_PDL=0 | SPILLWAY_CUDA_FUSE=0 | all three off | SPILLWAY_CUDA_GEMV=stream | SPILLWAY_CUDA_ATTN=merge |"
+		echo "|---|---|---|---|---|---|---|---|"
 		printf "%b" "$ab_rows"
 	fi
 	if want profile; then
@@ -286,16 +304,16 @@ mkdir -p bench/results
 			name = $1; sub("^BenchmarkGEMVGraph/", "", name); sub(/-[0-9]+$/, "", name)
 			printf "| %s | %.0f | %.0f%% | %.1f |\n", name, g, (bw > 0 ? 100 * g / bw : 0), u }' "$logs/gemv.log"
 	fi
-	if [ "$conf" = FAIL ] || [ "$oracle" = FAIL ] || [ "$equiv" = FAIL ]; then
+	if [ "$conf" = FAIL ] || [ "$oracle" = FAIL ] || [ "$equiv" = FAIL ] || [ "$equivx" = FAIL ]; then
 		echo
 		echo "## Failures"
 		echo
 		echo '```'
-		grep -h -E -- '--- FAIL|_test.go:[0-9]+:|panic:' "$logs/conf.log" "$logs/oracle.log" "$logs/equiv.log" 2>/dev/null | head -n 80
+		grep -h -E -- '--- FAIL|_test.go:[0-9]+:|panic:' "$logs/conf.log" "$logs/oracle.log" "$logs/equiv.log" "$logs/equiv-exp.log" 2>/dev/null | head -n 80
 		echo '```'
 	fi
 } >"$out"
-for r in "$conf" "$oracle" "$equiv"; do [ "$r" = FAIL ] && failed=1; done
+for r in "$conf" "$oracle" "$equiv" "$equivx"; do [ "$r" = FAIL ] && failed=1; done
 echo "gpu-check: wrote $out (logs in $logs)"
 cat "$out"
 exit $failed
