@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 
 	"spillway/kernels"
@@ -45,42 +44,6 @@ func TestGemvSplit(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestGemvWarpsEnv: SPILLWAY_CUDA_GEMV_SPLIT takes 1, 2 or 4, and
-// SPILLWAY_CUDA_GEMV generic or stream; any other value stops New with an
-// error that names the variable.
-func TestGemvWarpsEnv(t *testing.T) {
-	for _, tc := range []struct {
-		v    string
-		want int
-		ok   bool
-	}{{"", 0, true}, {"1", 1, true}, {"2", 2, true}, {"4", 4, true}, {"3", 0, false}, {"8", 0, false}, {"two", 0, false}, {" 2", 0, false}} {
-		got, err := gemvWarpsEnv(tc.v)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("gemvWarpsEnv(%q) = %d, %v; want %d, ok=%v", tc.v, got, err, tc.want, tc.ok)
-		}
-		if err != nil && !strings.Contains(err.Error(), "SPILLWAY_CUDA_GEMV_SPLIT") {
-			t.Errorf("gemvWarpsEnv(%q): %v does not name the variable", tc.v, err)
-		}
-	}
-	for _, tc := range []struct {
-		v    string
-		want gemvMode
-		ok   bool
-	}{{"", gemvDirect, true}, {"generic", gemvGeneric, true}, {"stream", gemvStream, true}, {"direct", 0, false}, {"Stream", 0, false}} {
-		got, err := gemvModeEnv(tc.v)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("gemvModeEnv(%q) = %d, %v; want %d, ok=%v", tc.v, got, err, tc.want, tc.ok)
-		}
-		if err != nil && !strings.Contains(err.Error(), "SPILLWAY_CUDA_GEMV") {
-			t.Errorf("gemvModeEnv(%q): %v does not name the variable", tc.v, err)
-		}
-	}
-	t.Setenv("SPILLWAY_CUDA_GEMV_SPLIT", "3")
-	if _, err := New(kernels.Options{}); err == nil || !strings.Contains(err.Error(), "SPILLWAY_CUDA_GEMV_SPLIT") {
-		t.Fatalf("New with SPILLWAY_CUDA_GEMV_SPLIT=3: %v", err)
 	}
 }
 
