@@ -30,7 +30,8 @@
 #      figures) and exits non-zero when a check failed.
 # Usage: scripts/gpu-check.sh [-n TOKENS]   (decode length, default 256)
 # Environment: GPU_CHECK_STEPS (default "conf oracle equiv equiv-exp bw
-# gemv decode profile batch"), GPU_CHECK_LOGS (log folder, default a temporary one),
+# gemv decode profile batch"), GPU_CHECK_LOGS (log folder, default a
+# temporary one),
 # GPU_CHECK_STEP_TIMEOUT (seconds a step may run, default 900),
 # LLAMA_BENCH (a CUDA build of llama.cpp's llama-bench to compare with;
 # LLAMA_BENCH_WAIT seconds to wait for it while it builds; LLAMA_BENCH_ARGS
@@ -261,12 +262,12 @@ mkdir -p bench/results
 		echo "run at a near-tie (solo margin under the F16 tolerance), and the pool's preemptions:"
 		echo
 		grep -h -o 'preemptions [0-9]*.*near-tie departures [0-9]* of [0-9]* requests' "$logs/equiv.log" | sed 's/^/- /'
-		if want equiv-exp; then
-			echo
-			echo "With the experimental paths on:"
-			echo
-			grep -h -o 'preemptions [0-9]*.*near-tie departures [0-9]* of [0-9]* requests' "$logs/equiv-exp.log" | sed 's/^/- /'
-		fi
+	fi
+	if want equiv-exp; then
+		echo
+		echo "Equivalence with the experimental paths on (SPILLWAY_CUDA_GEMV=stream SPILLWAY_CUDA_ATTN=merge), per case:"
+		echo
+		grep -h -o 'preemptions [0-9]*.*near-tie departures [0-9]* of [0-9]* requests' "$logs/equiv-exp.log" | sed 's/^/- /'
 	fi
 	if want decode; then
 		echo

@@ -193,7 +193,6 @@ FORCE int32_t hsum_i32(__m256i v) {
 // products no longer fit in 16 registers and spill.
 #define KEEP(v) __asm__("" : "+x"(v))
 
-
 // r[g] := (row0 word g, row1 word g, ..., row7 word g).
 FORCE void tr8x8(__m256i r[8]) {
 	__m256i t[8], s[8];

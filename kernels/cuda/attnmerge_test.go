@@ -13,7 +13,8 @@ import (
 // TestConformanceAttnMerge runs the suite's attention groups (Attention,
 // and Fused for its 8-bit output) with the key splits merged by their last
 // block. The suite's contexts split their keys at 132 SMs (the emulator's
-// count, an H100's), and the merged sums are the combine kernel's.
+// count, an H100's); the merge itself is attn_merge_row, which
+// sw_attn_combine runs too.
 func TestConformanceAttnMerge(t *testing.T) {
 	t.Setenv("SPILLWAY_CUDA_ATTN", "merge")
 	conformance.Run(t, func(t *testing.T) kernels.Backend {

@@ -40,13 +40,10 @@ type Backend struct {
 	scr     scratch
 	q8      q8memo
 	quantW  bool // a block-quantized weight is loaded (see q8Out)
-	// gemvGeneric runs every weight type through the generic GEMV
-	// (gemvKernel): SPILLWAY_CUDA_GEMV=generic, for side-by-side
-	// measurement.
-	gemvGeneric bool
-	// gemvStream runs Q4_K and Q6_K through the streamed GEMV where
-	// their rows allow (gemvStreamed): SPILLWAY_CUDA_GEMV=stream.
-	gemvStream bool
+	// gemvPath is how the decode GEMV runs (SPILLWAY_CUDA_GEMV): each type's
+	// own kernel, the generic one for every type (gemvKernel), or Q4_K
+	// and Q6_K streamed where their rows allow (gemvStreamed).
+	gemvPath gemvMode
 	// gemvWarps, when not 0, is the warps a row (1, 2 or 4) of every
 	// GEMV instead of gemvSplit's choice: SPILLWAY_CUDA_GEMV_SPLIT, for
 	// tuning gemvSplit against measurements.
@@ -173,8 +170,7 @@ func open(o kernels.Options, lib string, image fs.FS) (*Backend, error) {
 		return nil, fmt.Errorf("cuda: %s has compute capability %d.%d; the kernels need 8.0 or newer", g.info.name, g.info.cc/10, g.info.cc%10)
 	}
 	b := &Backend{g: g, act: act, bufs: map[*devBuf]struct{}{}, graphs: map[*Graph]struct{}{}}
-	b.gemvGeneric = mode == gemvGeneric
-	b.gemvStream = mode == gemvStream
+	b.gemvPath = mode
 	b.gemvWarps = warps
 	b.attnMerge = merge
 	b.noFuse = os.Getenv("SPILLWAY_CUDA_FUSE") == "0"

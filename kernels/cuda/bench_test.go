@@ -106,7 +106,7 @@ const (
 func benchGEMVGraph(b *testing.B, dt kernels.DType, n, k int, mode gemvMode) {
 	be := newCUDA(b, 0) // one per case: Close frees its copies
 	defer be.Close()
-	be.gemvGeneric, be.gemvStream = mode == gemvGeneric, mode == gemvStream
+	be.gemvPath = mode
 	data := conformance.BenchWeights(dt, n, k)
 	copies := max(1, (gemvGraphBytes+len(data)-1)/len(data))
 	ws := make([]kernels.Tensor, copies)

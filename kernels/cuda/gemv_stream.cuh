@@ -13,7 +13,9 @@
 // row's units 32wi + l, +32W, ...) and reduce them with gemv_store_rows,
 // so a row's sum is the same bits whichever kernel ran.
 //   W (n, k) @ x (T, k)ᵀ -> out (T, n), T ≤ NT ≤ 8, up to three W
-// Rows must be whole multiples of 16 bytes (gemvStream in matmul.go).
+// Rows must be whole multiples of 16 bytes and every matrix must start on
+// a 16-byte boundary, cp.async's unit (gemvStreamed and segsAligned in
+// gemvstream.go).
 #ifndef SPILLWAY_GEMV_STREAM_CUH
 #define SPILLWAY_GEMV_STREAM_CUH
 

@@ -45,7 +45,7 @@ func TestGemvStreamMatchesDirect(t *testing.T) {
 	defer direct.Close()
 	stream := newCUDA(t, kernels.F16)
 	defer stream.Close()
-	stream.gemvStream = true
+	stream.gemvPath = gemvStream
 	stream.g.info.sms = 2
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {

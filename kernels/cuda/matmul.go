@@ -79,7 +79,7 @@ func gemvGrid(n, W, R int) [3]int {
 // unless SPILLWAY_CUDA_GEMV=generic asks for the generic kernel of one
 // row a warp, which is kept for side-by-side measurement.
 func (b *Backend) gemvKernel(dt kernels.DType, nt int) (name string, rows, unit int) {
-	if own, ok := ownGemvs[dt]; ok && !b.gemvGeneric {
+	if own, ok := ownGemvs[dt]; ok && b.gemvPath != gemvGeneric {
 		return own.names[nt], own.rows, own.unit
 	}
 	unit = 32 // a piece: one block of the q8 activations
@@ -221,7 +221,7 @@ type gemvSeg struct {
 // xargs appends the kernel's x arguments for the pass starting at token
 // t0.
 func (b *Backend) gemv(segs []gemvSeg, odt, wdt kernels.DType, k, T int, xargs func(a *argv, t0 int)) {
-	if b.gemvStream && gemvStreamed(wdt, k) && segsAligned(segs, 16) {
+	if b.gemvPath == gemvStream && gemvStreamed(wdt, k) && segsAligned(segs, 16) {
 		b.gemvStreamLaunch(segs, odt, wdt, k, T, xargs)
 		return
 	}

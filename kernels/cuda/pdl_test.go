@@ -15,10 +15,10 @@ import (
 // into L2 (coherent, so they cannot race), the GEMV's choice of its matrix
 // from its arguments, the streamed GEMV's first copies of its weights into
 // shared memory (gemv_stream_begin), and attention's attn_begin (the
-// staged metadata and the cache rows of earlier steps' positions). With programmatic dependent
-// launch a kernel may start before the one it depends on has finished; one
-// that read or wrote anything else before the wait would race, silently
-// (pdl.go).
+// staged metadata and the cache rows of earlier steps' positions). With
+// programmatic dependent launch a kernel may start before the one it
+// depends on has finished; one that read or wrote anything else before
+// the wait would race, silently (pdl.go).
 func TestKernelsEnterPDL(t *testing.T) {
 	files, err := filepath.Glob("*.cu*") // .cu and .cuh
 	if err != nil || len(files) == 0 {
